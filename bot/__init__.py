@@ -1,0 +1,1 @@
+"""tiepdan — citizen-feedback chatbot for Vietnamese communes and wards."""

@@ -1,0 +1,101 @@
+"""Composition root: builds the database, dispatcher, channels and web app from settings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from aiohttp import web
+from telegram.request import BaseRequest
+
+from bot.channels.web import WebChat
+from bot.settings import Settings
+from scheduler.jobs import build_scheduler
+from scheduler.outbox import OutboxDispatcher
+from storage.db import create_engine, session_factory
+from storage.migrate import upgrade
+from storage.uow import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+
+class Runtime:
+    """Everything a running tiepdan holds. ``start()`` migrates and starts; ``stop()`` undoes it."""
+
+    def __init__(self, settings: Settings, *, telegram_request: BaseRequest | None = None,
+                 telegram_get_updates_request: BaseRequest | None = None, run_scheduler: bool = True):
+        self.settings = settings
+        self.engine = create_engine(settings.database_url)
+        self.uows = UnitOfWorkFactory(session_factory(self.engine), on_commit=self._wake_dispatcher)
+        self.web_chat = WebChat(self)
+        self.telegram = None
+        if settings.telegram_token:
+            from bot.channels.telegram import TelegramChannel
+
+            self.telegram = TelegramChannel(self, request=telegram_request,
+                                            get_updates_request=telegram_get_updates_request)
+        senders = {"web": self.web_chat.sender}
+        if self.telegram is not None:
+            senders["telegram"] = self.telegram.sender
+        self.dispatcher = OutboxDispatcher(self.uows, senders, max_attempts=settings.outbox_max_attempts)
+        self.scheduler = build_scheduler(self.uows, settings.timezone) if run_scheduler else None
+        self.web_app = self._build_web_app()
+
+    def _wake_dispatcher(self) -> None:
+        self.dispatcher.wake()
+
+    def _build_web_app(self) -> web.Application:
+        app = web.Application(client_max_size=1024 * 1024)
+        app.add_routes(self.web_chat.routes())
+        app.add_routes([web.get("/healthz", self._health)])
+        if self.telegram is not None:
+            app.add_routes(self.telegram.routes())
+        return app
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def start(self, *, migrate: bool = True) -> None:
+        if migrate:
+            await upgrade(self.engine)
+        self.dispatcher.start()
+        if self.telegram is not None:
+            await self.telegram.start()
+        if self.scheduler is not None:
+            self.scheduler.start()
+
+    async def stop(self) -> None:
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self.telegram is not None:
+            await self.telegram.stop()
+        await self.dispatcher.stop()
+        await self.engine.dispose()
+
+
+async def serve(settings: Settings, *, demo: bool = False) -> None:
+    runtime = Runtime(settings)
+    await upgrade(runtime.engine)
+    if demo:
+        from storage.demo import seed_demo
+
+        created = await seed_demo(runtime.uows, settings)
+        log.info("demo data %s", "seeded" if created else "already present")
+    await runtime.start(migrate=False)
+    runner = web.AppRunner(runtime.web_app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.web_host, settings.web_port)
+    await site.start()
+    print(f"tiepdan: web chat at http://{settings.web_host}:{settings.web_port}/"
+          + (" — Telegram " + settings.telegram_mode.value if runtime.telegram else " — Telegram off (no token)"),
+          flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await runtime.stop()

@@ -1,0 +1,196 @@
+"""Telegram through python-telegram-bot: one factory builds the Application; updates become
+``Incoming`` values; replies leave through the outbox as messages with inline keyboards.
+
+Polling or webhook. In webhook mode our aiohttp app serves the endpoint and checks the
+``X-Telegram-Bot-Api-Secret-Token`` header with a constant-time compare.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+from datetime import timedelta
+
+from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.request import BaseRequest
+
+from bot.domain.dialog import Incoming, Location, Photo, Reply
+from bot.settings import Settings, TelegramMode
+from bot.texts import t
+from handlers.pipeline import handle_incoming
+from scheduler.outbox import DeliveryRefused, DeliveryRetry
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+TEXT_LIMIT = 4096
+WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+UNSUPPORTED = ("sticker", "voice", "video", "video_note", "audio", "document", "animation", "contact", "poll",
+               "dice", "game", "venue")
+
+
+def to_incoming(update: Update) -> Incoming | None:
+    """The neutral form of an update, or None for updates that are not a person talking to us."""
+    key = str(update.update_id)
+    if update.callback_query is not None:
+        query = update.callback_query
+        if query.message is None or query.from_user is None:
+            return None
+        return Incoming(CHANNEL, str(query.message.chat.id), str(query.from_user.id), key, button=query.data or "",
+                        platform_language=query.from_user.language_code)
+    message = update.message
+    if message is None or message.from_user is None or message.chat.type != "private":
+        return None
+    common = dict(channel=CHANNEL, chat_id=str(message.chat_id), user_id=str(message.from_user.id), update_key=key,
+                  platform_language=message.from_user.language_code)
+    if message.photo:
+        largest = max(message.photo, key=lambda size: size.width * size.height)
+        return Incoming(**common, photos=(Photo(largest.file_id, message.caption),), text=message.caption)
+    if message.location is not None:
+        return Incoming(**common, location=Location(message.location.latitude, message.location.longitude))
+    if message.text is not None:
+        return Incoming(**common, text=message.text)
+    kind = next((name for name in UNSUPPORTED if getattr(message, name, None)), "other")
+    return Incoming(**common, unsupported=kind)
+
+
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+    if not reply.buttons:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(b.label, callback_data=b.value) for b in row] for row in reply.buttons]
+    )
+
+
+def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
+    """Split at paragraph or line breaks where possible so no part exceeds Telegram's limit."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = max(text.rfind("\n\n", 0, limit), text.rfind("\n", 0, limit))
+        cut = cut if cut > limit // 2 else limit
+        parts.append(text[:cut])
+        text = text[cut:].lstrip("\n")
+    parts.append(text)
+    return parts
+
+
+class TelegramSender:
+    channel = CHANNEL
+
+    def __init__(self, bot):
+        self.bot = bot
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        try:
+            for photo in reply.photos:
+                await self.bot.send_photo(chat_id=int(chat_id), photo=photo)
+            parts = split_text(reply.text)
+            for index, part in enumerate(parts):
+                markup = keyboard(reply) if index == len(parts) - 1 else None
+                await self.bot.send_message(chat_id=int(chat_id), text=part, reply_markup=markup)
+        except RetryAfter as exc:
+            after = exc.retry_after
+            seconds = after.total_seconds() if isinstance(after, timedelta) else float(after)
+            raise DeliveryRetry(f"telegram flood control: retry after {seconds}s", after=seconds) from exc
+        except Forbidden as exc:
+            raise DeliveryRefused(f"telegram refused: {exc.message}") from exc
+        except BadRequest as exc:
+            raise DeliveryRefused(f"telegram bad request: {exc.message}") from exc
+        except (NetworkError, TelegramError) as exc:
+            raise DeliveryRetry(f"telegram error: {exc}") from exc
+
+
+class TelegramChannel:
+    def __init__(self, runtime, *, request: BaseRequest | None = None,
+                 get_updates_request: BaseRequest | None = None):
+        self.runtime = runtime
+        self.settings: Settings = runtime.settings
+        self.application = build_application(self.settings, request=request, get_updates_request=get_updates_request)
+        self.application.add_handler(TypeHandler(Update, self.on_update))
+        self.application.add_error_handler(self.on_error)
+        self.sender = TelegramSender(self.application.bot)
+
+    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        incoming = to_incoming(update)
+        if update.callback_query is not None:
+            try:
+                # Stops the button's spinner; not a message, so it does not go through the outbox.
+                await update.callback_query.answer()
+            except TelegramError:
+                log.info("could not answer callback query")
+        if incoming is None:
+            return
+        try:
+            await handle_incoming(incoming, self.runtime.uows, self.settings)
+        except (SQLAlchemyError, OSError):
+            log.warning("telegram: database unavailable, asked the user to retry")
+            await self._tell_temporary_failure(incoming)
+
+    async def _tell_temporary_failure(self, incoming: Incoming) -> None:
+        try:
+            await self.application.bot.send_message(
+                chat_id=int(incoming.chat_id), text=t(self.settings.default_language.value, "error.temporary")
+            )
+        except TelegramError:
+            log.warning("telegram: could not send the temporary-failure notice")
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("telegram handler error: %s", type(context.error).__name__, exc_info=context.error)
+
+    async def start(self) -> None:
+        await self.application.initialize()
+        await self.application.start()
+        if self.settings.telegram_mode is TelegramMode.webhook:
+            await self.application.bot.set_webhook(
+                url=self.settings.telegram_webhook_url, secret_token=self.settings.telegram_webhook_secret,
+                allowed_updates=["message", "callback_query"],
+            )
+        else:
+            await self.application.updater.start_polling(allowed_updates=["message", "callback_query"])
+
+    async def stop(self) -> None:
+        if self.application.updater and self.application.updater.running:
+            await self.application.updater.stop()
+        if self.application.running:
+            await self.application.stop()
+        await self.application.shutdown()
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post(WEBHOOK_PATH, self.webhook)]
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        expected = self.settings.telegram_webhook_secret or ""
+        given = request.headers.get(SECRET_HEADER, "")
+        if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
+            log.warning("telegram webhook: wrong secret token from %s", request.remote)
+            return web.Response(status=401)
+        try:
+            data = json.loads(await request.text())
+            update = Update.de_json(data, self.application.bot)
+        except (ValueError, TypeError, KeyError):
+            return web.Response(status=400)
+        if update is None:
+            return web.Response(status=400)
+        await self.application.update_queue.put(update)
+        return web.Response(status=200)
+
+
+def build_application(settings: Settings, *, request: BaseRequest | None = None,
+                      get_updates_request: BaseRequest | None = None) -> Application:
+    builder = ApplicationBuilder().token(settings.telegram_token).rate_limiter(AIORateLimiter())
+    if settings.telegram_base_url:
+        base = settings.telegram_base_url.rstrip("/")
+        builder = builder.base_url(f"{base}/bot").base_file_url(f"{base}/file/bot")
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    if settings.telegram_mode is TelegramMode.webhook:
+        builder = builder.updater(None)
+    return builder.build()

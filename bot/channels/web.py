@@ -1,0 +1,176 @@
+"""Web chat: the commune's page at ``/`` and its small JSON API.
+
+Every browser gets an anonymous chat identity in an HttpOnly cookie. The messages a browser sees are
+the outbox rows of its chat, read in order by id, so a reload shows the conversation so far and a
+notification written by an officer later arrives through the same long-poll.
+
+    POST /api/chat/send       {"id": client message id, "text": "..."} or {"id": ..., "button": "..."}
+                              optional "after": last message id seen → {"messages": [...], "cursor": n}
+    GET  /api/chat/messages?after=N&wait=25   long-poll for messages after N
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections import defaultdict
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.domain.dialog import Incoming, Reply
+from bot.texts import t
+from handlers.pipeline import handle_incoming
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "web"
+COOKIE = "tiepdan_chat"
+STATIC = Path(__file__).parent / "static"
+MAX_BODY = 64 * 1024
+MAX_WAIT_SECONDS = 25
+
+
+class WebChatHub:
+    """Wakes the long-polls of a chat when the dispatcher has delivered a message to it."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
+
+    def notify(self, chat_id: str) -> None:
+        event = self._events.pop(chat_id, None)
+        if event is not None:
+            event.set()
+
+    async def wait(self, chat_id: str, timeout: float) -> None:
+        event = self._events[chat_id]
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except asyncio.TimeoutError:
+            self._events.pop(chat_id, None)
+
+
+class WebChatSender:
+    """The outbox row is the web chat's message log, so sending only wakes the waiting browser."""
+
+    channel = CHANNEL
+
+    def __init__(self, hub: WebChatHub):
+        self.hub = hub
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        self.hub.notify(chat_id)
+
+
+def _language(request: web.Request) -> str:
+    return "en" if request.headers.get("Accept-Language", "").lower().startswith("en") else "vi"
+
+
+def _error(request: web.Request, status: int, key: str, **values) -> web.Response:
+    return web.json_response({"error": t(_language(request), key, **values)}, status=status)
+
+
+def _chat_id(request: web.Request) -> str | None:
+    value = request.cookies.get(COOKIE, "")
+    return value if 16 <= len(value) <= 64 and value.replace("-", "").replace("_", "").isalnum() else None
+
+
+def _with_cookie(response: web.StreamResponse, chat_id: str, request: web.Request) -> web.StreamResponse:
+    if request.cookies.get(COOKIE) != chat_id:
+        response.set_cookie(COOKIE, chat_id, max_age=365 * 24 * 3600, httponly=True, samesite="Lax",
+                            secure=request.secure)
+    return response
+
+
+def _message(row) -> dict:
+    return {"id": row.id, **row.payload}
+
+
+class WebChat:
+    def __init__(self, runtime):
+        self.runtime = runtime
+        self.hub = WebChatHub()
+        self.sender = WebChatSender(self.hub)
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/", self.page),
+            web.post("/api/chat/send", self.send),
+            web.get("/api/chat/messages", self.messages),
+            web.static("/static", STATIC),
+        ]
+
+    async def page(self, request: web.Request) -> web.StreamResponse:
+        chat_id = _chat_id(request) or secrets.token_urlsafe(18)
+        response = web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+        return _with_cookie(response, chat_id, request)
+
+    async def send(self, request: web.Request) -> web.StreamResponse:
+        chat_id = _chat_id(request) or secrets.token_urlsafe(18)
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return _error(request, 413, "error.too_long", length=request.content_length, limit=MAX_BODY)
+        try:
+            raw = await request.content.read(MAX_BODY + 1)
+            if len(raw) > MAX_BODY:
+                return _error(request, 413, "error.too_long", length=len(raw), limit=MAX_BODY)
+            body = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return _error(request, 400, "error.use_buttons")
+        incoming = _incoming(body, chat_id)
+        if incoming is None:
+            return _error(request, 400, "error.empty")
+        after = body.get("after") if isinstance(body.get("after"), int) else 0
+        try:
+            await handle_incoming(incoming, self.runtime.uows, self.runtime.settings)
+            rows = await self._rows(chat_id, after)
+        except (SQLAlchemyError, OSError):
+            log.warning("web chat: database unavailable")
+            return _error(request, 503, "error.temporary")
+        return _with_cookie(self._page_of(rows, after), chat_id, request)
+
+    async def messages(self, request: web.Request) -> web.StreamResponse:
+        chat_id = _chat_id(request)
+        if chat_id is None:
+            return web.json_response({"messages": [], "cursor": 0})
+        try:
+            after = max(0, int(request.query.get("after", "0")))
+            wait = min(MAX_WAIT_SECONDS, max(0.0, float(request.query.get("wait", "0"))))
+        except ValueError:
+            return _error(request, 400, "error.use_buttons")
+        try:
+            rows = await self._rows(chat_id, after)
+            deadline = asyncio.get_running_loop().time() + wait
+            while not rows and (remaining := deadline - asyncio.get_running_loop().time()) > 0:
+                # Woken by this process's dispatcher; polling also catches another process's writes.
+                await self.hub.wait(chat_id, min(remaining, 2.0))
+                rows = await self._rows(chat_id, after)
+        except (SQLAlchemyError, OSError):
+            return _error(request, 503, "error.temporary")
+        return self._page_of(rows, after)
+
+    async def _rows(self, chat_id: str, after: int):
+        async with self.runtime.uows() as uow:
+            return await uow.outbox.for_chat(CHANNEL, chat_id, after)
+
+    @staticmethod
+    def _page_of(rows, after: int) -> web.Response:
+        return web.json_response({"messages": [_message(r) for r in rows], "cursor": rows[-1].id if rows else after})
+
+
+def _incoming(body, chat_id: str) -> Incoming | None:
+    if not isinstance(body, dict):
+        return None
+    message_id = body.get("id")
+    if not isinstance(message_id, str) or not (1 <= len(message_id) <= 64):
+        return None
+    text, button = body.get("text"), body.get("button")
+    if button is not None:
+        if not isinstance(button, str) or len(button.encode()) > 64:
+            return None
+        return Incoming(CHANNEL, chat_id, chat_id, f"{chat_id}:{message_id}", button=button)
+    if isinstance(text, str):
+        return Incoming(CHANNEL, chat_id, chat_id, f"{chat_id}:{message_id}", text=text)
+    return None

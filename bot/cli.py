@@ -1,0 +1,73 @@
+"""The ``tiepdan`` command: serve, db upgrade, demo-data."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+
+from bot.settings import SettingsError, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tiepdan", description="Citizen-feedback chatbot for communes and wards")
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="run the web chat (and Telegram when a token is set)")
+    serve.add_argument("--demo", action="store_true", help="seed a demo ward with units, schedule, disclosures")
+    db = commands.add_parser("db", help="database maintenance")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_commands.add_parser("upgrade", help="apply all migrations")
+    commands.add_parser("demo-data", help="seed the demo ward into the database")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        settings = load_settings()
+    except SettingsError as exc:
+        print(f"tiepdan: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "serve":
+        from bot.app import serve
+
+        asyncio.run(serve(settings, demo=args.demo))
+    elif args.command == "db":
+        asyncio.run(_upgrade(settings))
+    elif args.command == "demo-data":
+        asyncio.run(_demo(settings))
+    return 0
+
+
+async def _upgrade(settings) -> None:
+    from storage.db import create_engine
+    from storage.migrate import current_revision, upgrade
+
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        print(f"tiepdan: database at revision {await current_revision(engine)}")
+    finally:
+        await engine.dispose()
+
+
+async def _demo(settings) -> None:
+    from storage.db import create_engine, session_factory
+    from storage.demo import seed_demo
+    from storage.migrate import upgrade
+    from storage.uow import UnitOfWorkFactory
+
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        created = await seed_demo(UnitOfWorkFactory(session_factory(engine)), settings)
+        print("tiepdan: demo data seeded" if created else "tiepdan: demo data already present")
+    finally:
+        await engine.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The petition domain: kinds, deadlines, workflow, routing. No framework imports here."""

@@ -1,0 +1,105 @@
+"""Channel-neutral messages: what a channel adapter hands to the flows and what flows answer.
+
+An adapter turns a Telegram update, a Zalo event or a web-chat request into one ``Incoming`` and
+renders each ``Reply`` in its platform's form. Flows never see platform objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Location:
+    latitude: float
+    longitude: float
+
+
+@dataclass(frozen=True)
+class Photo:
+    """A photo as the channel knows it: an opaque reference (Telegram file_id, URL, stored blob key)."""
+
+    ref: str
+    caption: str | None = None
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One thing a person did in a chat.
+
+    ``update_key`` identifies the delivery on its channel (Telegram update_id, Zalo msg_id, web-chat
+    client message id) so a redelivery is recognised and ignored.
+    """
+
+    channel: str
+    chat_id: str
+    user_id: str
+    update_key: str
+    text: str | None = None
+    button: str | None = None
+    photos: tuple[Photo, ...] = ()
+    location: Location | None = None
+    unsupported: str | None = None  # e.g. "sticker", "voice": something the bot cannot take
+    display_name: str | None = None
+    platform_language: str | None = None
+
+    @property
+    def command(self) -> str | None:
+        """``/start`` → ``"start"``; ``/start@tiepdan_bot arg`` → ``"start"``; otherwise None."""
+        if not self.text or not self.text.startswith("/"):
+            return None
+        word = self.text[1:].split(maxsplit=1)[0] if len(self.text) > 1 else ""
+        return word.split("@", 1)[0].lower() or None
+
+    @property
+    def command_argument(self) -> str:
+        if not self.command:
+            return ""
+        parts = self.text.split(maxsplit=1)
+        return parts[1].strip() if len(parts) > 1 else ""
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    value: str  # at most 64 bytes: it travels as Telegram callback data
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One outgoing message: text, optional rows of buttons, optional media references."""
+
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    photos: tuple[str, ...] = ()
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "buttons": [[{"label": b.label, "value": b.value} for b in row] for row in self.buttons],
+            "photos": list(self.photos),
+        }
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> "Reply":
+        return cls(
+            text=payload["text"],
+            buttons=tuple(
+                tuple(Button(b["label"], b["value"]) for b in row) for row in payload.get("buttons", [])
+            ),
+            photos=tuple(payload.get("photos", [])),
+        )
+
+    def button_values(self) -> list[str]:
+        return [b.value for row in self.buttons for b in row]
+
+
+@dataclass
+class Conversation:
+    """Where one chat is in its dialog; persisted per (channel, chat) after every step."""
+
+    flow: str = "start"
+    step: str = "new"
+    data: dict[str, Any] = field(default_factory=dict)
+    expected_buttons: list[str] = field(default_factory=list)

@@ -1,0 +1,96 @@
+"""Settings from environment variables (prefix ``TIEPDAN_``) and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from enum import Enum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TelegramMode(str, Enum):
+    polling = "polling"
+    webhook = "webhook"
+
+
+class Language(str, Enum):
+    vi = "vi"
+    en = "en"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TIEPDAN_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./tiepdan.db"
+    web_host: str = "127.0.0.1"
+    web_port: int = Field(8080, ge=1, le=65535)
+    timezone: str = "Asia/Ho_Chi_Minh"
+    default_language: Language = Language.vi
+
+    telegram_token: str | None = None
+    telegram_base_url: str | None = None
+    telegram_mode: TelegramMode = TelegramMode.polling
+    telegram_webhook_url: str | None = None
+    telegram_webhook_secret: str | None = None
+
+    max_text_length: int = Field(4000, ge=100, le=4096)
+    outbox_max_attempts: int = Field(8, ge=1, le=100)
+    sweep_interval_seconds: int = Field(60, ge=1, le=3600)
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        if value.startswith("postgresql://") or value.startswith("postgres://"):
+            value = "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if not (value.startswith("sqlite+aiosqlite://") or value.startswith("postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _secret_charset(cls, value: str | None) -> str | None:
+        # Telegram accepts 1-256 characters A-Z, a-z, 0-9, _ and -.
+        if value is not None and not (1 <= len(value) <= 256 and all(c.isalnum() or c in "_-" for c in value)):
+            raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ or -")
+        return value
+
+    @model_validator(mode="after")
+    def _webhook_complete(self) -> "Settings":
+        if self.telegram_token and self.telegram_mode is TelegramMode.webhook:
+            if not self.telegram_webhook_url:
+                raise ValueError("TIEPDAN_TELEGRAM_WEBHOOK_URL is required when TIEPDAN_TELEGRAM_MODE=webhook")
+            if not self.telegram_webhook_secret:
+                raise ValueError("TIEPDAN_TELEGRAM_WEBHOOK_SECRET is required when TIEPDAN_TELEGRAM_MODE=webhook")
+        return self
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class SettingsError(Exception):
+    """A setting has a wrong value; the message is one line naming the variable."""
+
+
+def load_settings(**overrides) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = error["loc"][0] if error["loc"] else None
+        message = error["msg"].removeprefix("Value error, ")
+        if field:
+            raise SettingsError(f"TIEPDAN_{str(field).upper()}: {message}") from None
+        raise SettingsError(message) from None

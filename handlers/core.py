@@ -1,0 +1,72 @@
+"""What a flow step gets to work with, and the registry of flows.
+
+A flow is an object with two coroutines:
+  ``prompt(ctx)``  shows the current step (its question and buttons) again;
+  ``handle(ctx)``  takes the citizen's answer at the current step.
+Flows answer through ``ctx.say`` and move with ``ctx.goto``; they never see platform objects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from bot.domain.dialog import Button, Conversation, Incoming, Reply
+from bot.settings import Settings
+from bot.texts import t
+from storage.models import User
+
+
+class Flow(Protocol):
+    name: str
+
+    async def prompt(self, ctx: "FlowContext") -> None: ...
+
+    async def handle(self, ctx: "FlowContext") -> None: ...
+
+
+FLOWS: dict[str, Flow] = {}
+
+
+def register(flow: Flow) -> Flow:
+    FLOWS[flow.name] = flow
+    return flow
+
+
+@dataclass
+class FlowContext:
+    uow: object
+    user: User
+    incoming: Incoming
+    conversation: Conversation
+    settings: Settings
+    replies: list[Reply] = field(default_factory=list)
+
+    @property
+    def lang(self) -> str:
+        return self.user.language or self.settings.default_language.value
+
+    def text(self, key: str, **values) -> str:
+        return t(self.lang, key, **values)
+
+    def button(self, key: str, value: str, **values) -> Button:
+        return Button(self.text(key, **values), value)
+
+    def say(self, key: str, *, buttons=(), **values) -> None:
+        self.send(self.text(key, **values), buttons=buttons)
+
+    def send(self, text: str, *, buttons=(), photos=()) -> None:
+        rows = tuple(tuple(row) if isinstance(row, (list, tuple)) else (row,) for row in buttons)
+        self.replies.append(Reply(text=text, buttons=rows, photos=tuple(photos)))
+
+    def back_to_menu_row(self) -> tuple[Button, ...]:
+        return (self.button("menu.back", "g:menu"),)
+
+    async def goto(self, flow: str, step: str, **data) -> None:
+        """Move to a step of a flow and show it. ``data`` replaces the flow's scratch data."""
+        if flow != self.conversation.flow:
+            self.conversation.data = {}
+        self.conversation.flow = flow
+        self.conversation.step = step
+        self.conversation.data.update(data)
+        await FLOWS[flow].prompt(self)

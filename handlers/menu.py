@@ -1,0 +1,55 @@
+"""The main menu, help, and the settings submenu (language, commune)."""
+
+from __future__ import annotations
+
+from handlers.core import FlowContext, register
+
+MAIN_ENTRIES = (
+    ("menu.schedule", "menu:schedule"),
+    ("menu.disclosures", "menu:disclosures"),
+    ("menu.projects", "menu:projects"),
+    ("menu.settings", "menu:settings"),
+    ("menu.help", "g:help"),
+)
+
+
+class MenuFlow:
+    name = "menu"
+
+    async def prompt(self, ctx: FlowContext) -> None:
+        if ctx.conversation.step == "settings":
+            ctx.say("settings.title", buttons=[
+                [ctx.button("settings.language", "settings:language")],
+                [ctx.button("settings.commune", "settings:commune")],
+                ctx.back_to_menu_row(),
+            ])
+            return
+        if not ctx.user.commune_code:
+            ctx.say("error.commune_needed")
+            await ctx.goto("start", "commune")
+            return
+        ctx.say("menu.title", buttons=[[ctx.button(key, value)] for key, value in MAIN_ENTRIES])
+
+    async def handle(self, ctx: FlowContext) -> None:
+        choice = ctx.incoming.button
+        if choice == "menu:schedule":
+            await ctx.goto("publications", "schedule")
+        elif choice == "menu:disclosures":
+            await ctx.goto("publications", "disclosures")
+        elif choice == "menu:projects":
+            await ctx.goto("publications", "projects")
+        elif choice == "menu:settings":
+            await ctx.goto("menu", "settings")
+        elif choice == "settings:language":
+            await ctx.goto("start", "language", only_language=True)
+        elif choice == "settings:commune":
+            await ctx.goto("start", "commune")
+        else:
+            ctx.say("error.use_buttons")
+            await self.prompt(ctx)
+
+    async def show_help(self, ctx: FlowContext) -> None:
+        ctx.say("help.text")
+
+
+register(MenuFlow())

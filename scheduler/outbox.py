@@ -1,0 +1,154 @@
+"""Outbox dispatcher: delivers the messages that transactions wrote, with retries, never twice.
+
+Rows are claimed with a lease (and FOR UPDATE SKIP LOCKED on PostgreSQL), sent, and marked sent in
+a second short transaction. A process that dies mid-send leaves its rows claimed until the lease runs
+out; then any dispatcher takes them again. Messages to one chat leave in order; chats in parallel.
+The dispatcher is woken in-process after each commit that enqueued something, and also polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from datetime import timedelta
+from typing import Protocol
+
+from bot.domain.dialog import Reply
+from storage.models import utcnow
+from storage.uow import UnitOfWorkFactory
+
+log = logging.getLogger(__name__)
+
+
+class DeliveryRetry(Exception):
+    """The platform could not take the message now; try again (after ``after`` seconds if it said)."""
+
+    def __init__(self, reason: str, after: float | None = None):
+        super().__init__(reason)
+        self.after = after
+
+
+class DeliveryRefused(Exception):
+    """The platform will never take this message (bot blocked, chat gone): record it, do not retry."""
+
+
+class Sender(Protocol):
+    channel: str
+
+    async def send(self, chat_id: str, reply: Reply) -> None: ...
+
+
+def backoff(attempt: int) -> float:
+    return min(300.0, 2.0 ** attempt)
+
+
+class OutboxDispatcher:
+    def __init__(self, uows: UnitOfWorkFactory, senders: dict[str, Sender], *, batch_size: int = 100,
+                 lease: timedelta = timedelta(seconds=60), max_attempts: int = 8, poll_interval: float = 1.0,
+                 parallel_chats: int = 20):
+        self.uows = uows
+        self.senders = senders
+        self.batch_size = batch_size
+        self.lease = lease
+        self.max_attempts = max_attempts
+        self.poll_interval = poll_interval
+        self._parallel = asyncio.Semaphore(parallel_chats)
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._stopping = False
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._stopping = False
+        self._task = asyncio.create_task(self._run(), name="outbox-dispatcher")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                sent = await self.drain_once()
+            except Exception:  # the database may be down for a while; keep trying
+                log.exception("outbox drain failed; retrying")
+                sent = 0
+            if sent:
+                continue
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def drain(self) -> int:
+        """Send everything that is due now (used by tests and at start-up)."""
+        total = 0
+        while (count := await self.drain_once()):
+            total += count
+        return total
+
+    async def drain_once(self) -> int:
+        async with self.uows() as uow:
+            rows = await uow.outbox.claim_due(self.batch_size, self.lease, self.senders.keys())
+            claimed = [(row.id, row.channel, row.chat_id, row.payload, row.attempts) for row in rows]
+            await uow.commit()
+        if not claimed:
+            return 0
+        by_chat: dict[tuple[str, str], list] = defaultdict(list)
+        for entry in claimed:
+            by_chat[(entry[1], entry[2])].append(entry)
+        await asyncio.gather(*(self._send_chat(entries) for entries in by_chat.values()))
+        return len(claimed)
+
+    async def _send_chat(self, entries: list) -> None:
+        async with self._parallel:
+            for position, (message_id, channel, chat_id, payload, attempts) in enumerate(entries):
+                outcome = await self._send_one(channel, chat_id, payload, attempts)
+                await self._record(message_id, attempts, outcome)
+                if outcome is not None:
+                    # Keep the chat's order: later messages wait for this one.
+                    await self._postpone([e[0] for e in entries[position + 1:]])
+                    return
+
+    async def _send_one(self, channel: str, chat_id: str, payload: dict, attempts: int):
+        try:
+            await self.senders[channel].send(chat_id, Reply.from_payload(payload))
+        except (DeliveryRetry, DeliveryRefused) as exc:
+            return exc
+        except Exception as exc:  # unknown failure: retry with back-off, keep the reason
+            log.warning("outbox send failed channel=%s: %s", channel, type(exc).__name__)
+            return DeliveryRetry(f"{type(exc).__name__}: {exc}")
+        return None
+
+    async def _record(self, message_id: int, attempts: int, outcome) -> None:
+        async with self.uows() as uow:
+            if outcome is None:
+                await uow.outbox.mark_sent(message_id)
+            elif isinstance(outcome, DeliveryRefused):
+                await uow.outbox.mark_failed(message_id, str(outcome))
+            elif outcome.after is not None:
+                # Rate limited: not the message's fault, so it does not use up an attempt.
+                await uow.outbox.mark_retry(message_id, utcnow() + timedelta(seconds=outcome.after), str(outcome),
+                                            count_attempt=False)
+            elif attempts >= self.max_attempts:
+                await uow.outbox.mark_failed(message_id, f"gave up after {attempts} attempts: {outcome}")
+            else:
+                await uow.outbox.mark_retry(message_id, utcnow() + timedelta(seconds=backoff(attempts)), str(outcome))
+            await uow.commit()
+
+    async def _postpone(self, message_ids: list[int]) -> None:
+        if not message_ids:
+            return
+        async with self.uows() as uow:
+            for message_id in message_ids:
+                await uow.outbox.mark_retry(message_id, utcnow() + timedelta(seconds=1), None, count_attempt=False)
+            await uow.commit()
+
+

@@ -1,0 +1,45 @@
+"""Engine and session factory for SQLite (aiosqlite) and PostgreSQL (asyncpg), same code."""
+
+from __future__ import annotations
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+
+def create_engine(url: str, **kwargs) -> AsyncEngine:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            # We issue BEGIN ourselves (below), so the driver must not.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            # WAL lets the web chat read while the dispatcher writes; foreign keys are off by default.
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+        @event.listens_for(engine.sync_engine, "begin")
+        def _begin_immediate(connection):
+            # A transaction that reads and then writes would otherwise fail with SQLITE_BUSY when
+            # another writer got in between; taking the write lock up front makes writers queue.
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 10)
+    kwargs.setdefault("pool_pre_ping", True)
+    return create_async_engine(url, **kwargs)
+
+
+def is_postgres(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def session_factory(engine: AsyncEngine) -> async_sessionmaker:
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,308 @@
+"""Tables. Timestamps are stored as timezone-aware UTC; dates (deadlines) as calendar dates."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class Unit(Base):
+    """A unit of the commune/ward people's committee (văn phòng, địa chính, ...)."""
+
+    __tablename__ = "units"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commune_code: Mapped[int] = mapped_column(Integer, index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    is_fallback: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    language: Mapped[str] = mapped_column(String(5), default="vi")
+    commune_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    role: Mapped[str] = mapped_column(String(20), default="citizen")
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), nullable=True)
+    display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    identities: Mapped[list["ChannelIdentity"]] = relationship(back_populates="user")
+
+
+class ChannelIdentity(Base):
+    """How a user is known on one channel: (telegram, 12345), (zalo, ...), (web, <cookie id>)."""
+
+    __tablename__ = "channel_identities"
+    __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_channel_identities_channel_external"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    last_chat_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    user: Mapped[User] = relationship(back_populates="identities")
+
+
+class Consent(Base):
+    """Consent to process personal data for one purpose (Law 91/2025/QH15 on personal data)."""
+
+    __tablename__ = "consents"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    purpose: Mapped[str] = mapped_column(String(50))
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class ConversationState(Base):
+    __tablename__ = "conversations"
+    __table_args__ = (UniqueConstraint("channel", "chat_id", name="uq_conversations_channel_chat"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str] = mapped_column(String(100))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    flow: Mapped[str] = mapped_column(String(50))
+    step: Mapped[str] = mapped_column(String(50))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    expected_buttons: Mapped[list[Any]] = mapped_column(default=list)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RoutingRule(Base):
+    """category × commune → unit. A null category or commune matches any; the most specific wins."""
+
+    __tablename__ = "routing_rules"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commune_code: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    category: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
+
+
+class Item(Base):
+    """A petition: phản ánh/kiến nghị, khiếu nại (lần 1, lần 2) or tố cáo."""
+
+    __tablename__ = "items"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tracking_code: Mapped[str] = mapped_column(String(20), unique=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    category: Mapped[str] = mapped_column(String(50))
+    commune_code: Mapped[int] = mapped_column(Integer, index=True)
+    unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), nullable=True, index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    citizen_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True, index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    description: Mapped[str] = mapped_column(Text)
+    photos: Mapped[list[Any]] = mapped_column(default=list)
+    latitude: Mapped[float | None] = mapped_column(nullable=True)
+    longitude: Mapped[float | None] = mapped_column(nullable=True)
+    address: Mapped[str | None] = mapped_column(Text, nullable=True)
+    anonymous: Mapped[bool] = mapped_column(Boolean, default=False)
+    remote_area: Mapped[bool] = mapped_column(Boolean, default=False)
+    complex_case: Mapped[bool] = mapped_column(Boolean, default=False)
+    extensions: Mapped[int] = mapped_column(Integer, default=0)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), nullable=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    accepted_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    __mapper_args__ = {"version_id_col": version}
+
+
+class ItemContact(Base):
+    """The petitioner's identity, kept apart so a denouncer's file can be handed out redacted."""
+
+    __tablename__ = "item_contacts"
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), primary_key=True)
+    full_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    address: Mapped[str | None] = mapped_column(Text, nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class ItemDeadline(Base):
+    """A legal or target deadline of an item, with its basis; ``done_at`` set when met or cancelled."""
+
+    __tablename__ = "item_deadlines"
+    __table_args__ = (Index("ix_item_deadlines_open_due", "due_on", postgresql_where=text("done_at IS NULL"),
+                            sqlite_where=text("done_at IS NULL")),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    phase: Mapped[str] = mapped_column(String(30))
+    due_on: Mapped[date] = mapped_column(Date)
+    rule_id: Mapped[str] = mapped_column(String(80))
+    citation: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class ItemEvent(Base):
+    """Append-only audit trail of an item: every move, who made it, why."""
+
+    __tablename__ = "item_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    action: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    to_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class ReceptionSession(Base):
+    """A citizen-reception session (lịch tiếp công dân), one-off or recurring (RFC 5545 RRULE)."""
+
+    __tablename__ = "reception_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commune_code: Mapped[int] = mapped_column(Integer, index=True)
+    receiver: Mapped[str] = mapped_column(String(200))
+    place: Mapped[str] = mapped_column(String(300))
+    topics: Mapped[str | None] = mapped_column(Text, nullable=True)
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime] = mapped_column()
+    recurrence: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    online_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="scheduled")
+    published_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class Disclosure(Base):
+    """A public disclosure (công khai) under Law 10/2022/QH15 Đ.11."""
+
+    __tablename__ = "disclosures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commune_code: Mapped[int] = mapped_column(Integer, index=True)
+    category: Mapped[str] = mapped_column(String(50))
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    decided_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    published_at: Mapped[datetime] = mapped_column(default=utcnow)
+    board_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+class Project(Base):
+    """A public investment project with status, progress, budget and a dated timeline."""
+
+    __tablename__ = "projects"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commune_code: Mapped[int] = mapped_column(Integer, index=True)
+    name: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(30), default="planned")
+    progress_percent: Mapped[int] = mapped_column(Integer, default=0)
+    budget_vnd: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    starts_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    ends_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+
+
+class ProjectUpdate(Base):
+    __tablename__ = "project_updates"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    on: Mapped[date] = mapped_column(Date)
+    progress_percent: Mapped[int] = mapped_column(Integer)
+    note: Mapped[str] = mapped_column(Text)
+
+
+class Consultation(Base):
+    """A consultation (lấy ý kiến) of the people under Law 10/2022/QH15; runs at least 20 days."""
+
+    __tablename__ = "consultations"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commune_code: Mapped[int] = mapped_column(Integer, index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    body: Mapped[str] = mapped_column(Text)
+    options: Mapped[list[Any]] = mapped_column(default=list)
+    opens_at: Mapped[datetime] = mapped_column()
+    closes_at: Mapped[datetime] = mapped_column()
+    status: Mapped[str] = mapped_column(String(20), default="open")
+
+
+class ConsultationVote(Base):
+    __tablename__ = "consultation_votes"
+    __table_args__ = (UniqueConstraint("consultation_id", "user_id", name="uq_consultation_votes_user"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    option: Mapped[str] = mapped_column(String(100))
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    voted_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Subscription(Base):
+    """A user's wish to be told of a topic (reception schedule, disclosures, a project) in a commune."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (UniqueConstraint("user_id", "topic", "commune_code", name="uq_subscriptions_user_topic"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    topic: Mapped[str] = mapped_column(String(50))
+    commune_code: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxMessage(Base):
+    """A message to send, written in the transaction that causes it; the dispatcher delivers it once."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "next_attempt_at", postgresql_where=text("status IN ('pending', 'sending')"),
+                            sqlite_where=text("status IN ('pending', 'sending')")),
+                      Index("ix_outbox_chat", "channel", "chat_id", "id"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    chat_id: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column()
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ProcessedUpdate(Base):
+    """Inbound deliveries already handled, so a redelivery is acknowledged and ignored."""
+
+    __tablename__ = "processed_updates"
+    channel: Mapped[str] = mapped_column(String(20), primary_key=True)
+    update_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -1,0 +1,318 @@
+"""Repositories load and save; they never commit (the unit of work does)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable, Sequence
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.dialog import Conversation, Reply
+from storage.models import (
+    ChannelIdentity,
+    ConversationState,
+    Disclosure,
+    Item,
+    ItemContact,
+    ItemDeadline,
+    ItemEvent,
+    OutboxMessage,
+    ProcessedUpdate,
+    Project,
+    ProjectUpdate,
+    ReceptionSession,
+    RoutingRule,
+    Unit,
+    User,
+    utcnow,
+)
+
+
+def _insert(session: AsyncSession, table):
+    """An INSERT that understands ON CONFLICT on both SQLite and PostgreSQL."""
+    dialect = session.bind.dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
+
+
+class UserRepository:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def by_channel_identity(self, channel: str, external_id: str) -> User | None:
+        row = await self.session.execute(
+            select(User).join(ChannelIdentity).where(
+                ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id
+            )
+        )
+        return row.scalar_one_or_none()
+
+    async def get_or_create(self, channel: str, external_id: str, chat_id: str, *, language: str) -> User:
+        """The user behind a channel identity, created on first contact (no personal data is stored)."""
+        identity = (
+            await self.session.execute(
+                select(ChannelIdentity).where(
+                    ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id
+                )
+            )
+        ).scalar_one_or_none()
+        if identity is not None:
+            if identity.last_chat_id != chat_id:
+                identity.last_chat_id = chat_id
+            identity.last_seen_at = utcnow()
+            return await self.session.get(User, identity.user_id)
+        user = User(language=language)
+        self.session.add(user)
+        await self.session.flush()
+        self.session.add(ChannelIdentity(channel=channel, external_id=external_id, user_id=user.id,
+                                         last_chat_id=chat_id))
+        await self.session.flush()
+        return user
+
+    async def get(self, user_id: int) -> User | None:
+        return await self.session.get(User, user_id)
+
+    def add(self, user: User) -> None:
+        self.session.add(user)
+
+
+class ConversationRepository:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def load(self, channel: str, chat_id: str, *, lock: bool = True) -> ConversationState | None:
+        query = select(ConversationState).where(
+            ConversationState.channel == channel, ConversationState.chat_id == chat_id
+        )
+        if lock and self.session.bind.dialect.name == "postgresql":
+            # Two deliveries for one chat processed at once must not interleave their steps.
+            query = query.with_for_update()
+        return (await self.session.execute(query)).scalar_one_or_none()
+
+    async def save(self, channel: str, chat_id: str, user_id: int, conversation: Conversation,
+                   row: ConversationState | None) -> ConversationState:
+        if row is None:
+            row = ConversationState(channel=channel, chat_id=chat_id, user_id=user_id)
+            self.session.add(row)
+        row.user_id = user_id
+        row.flow = conversation.flow
+        row.step = conversation.step
+        row.data = dict(conversation.data)
+        row.expected_buttons = list(conversation.expected_buttons)
+        row.updated_at = utcnow()
+        return row
+
+
+class InboundRepository:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def first_delivery(self, channel: str, update_key: str) -> bool:
+        """Record a delivery; False when it was recorded before (a redelivery to ignore)."""
+        statement = (
+            _insert(self.session, ProcessedUpdate)
+            .values(channel=channel, update_key=update_key, processed_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["channel", "update_key"])
+        )
+        result = await self.session.execute(statement)
+        return result.rowcount == 1
+
+    async def forget_older_than(self, cutoff: datetime) -> int:
+        result = await self.session.execute(
+            ProcessedUpdate.__table__.delete().where(ProcessedUpdate.processed_at < cutoff)
+        )
+        return result.rowcount
+
+
+class OutboxRepository:
+    def __init__(self, session: AsyncSession, uow=None):
+        self.session = session
+        self.uow = uow
+
+    async def enqueue(self, channel: str, chat_id: str, reply: Reply, dedupe_key: str) -> None:
+        statement = (
+            _insert(self.session, OutboxMessage)
+            .values(dedupe_key=dedupe_key, channel=channel, chat_id=chat_id, payload=reply.to_payload(),
+                    status="pending", attempts=0, next_attempt_at=utcnow(), created_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        )
+        await self.session.execute(statement)
+        if self.uow is not None:
+            self.uow.enqueued += 1
+
+    async def claim_due(self, limit: int, lease: timedelta, channels: Iterable[str]) -> list[OutboxMessage]:
+        """Claim due rows for sending: pending ones and ones whose sender died mid-lease.
+
+        On PostgreSQL rows are taken with FOR UPDATE SKIP LOCKED, so several dispatchers never take
+        the same row; the lease makes a crashed sender's rows due again.
+        """
+        now = utcnow()
+        query = (
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.channel.in_(list(channels)),
+                OutboxMessage.status.in_(("pending", "sending")),
+                OutboxMessage.next_attempt_at <= now,
+            )
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        if self.session.bind.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        rows = list((await self.session.execute(query)).scalars())
+        for row in rows:
+            row.status = "sending"
+            row.attempts += 1
+            row.next_attempt_at = now + lease
+        return rows
+
+    async def mark_sent(self, message_id: int) -> None:
+        await self.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == message_id)
+            .values(status="sent", sent_at=utcnow(), last_error=None)
+        )
+
+    async def mark_retry(self, message_id: int, at: datetime, error: str | None, *, count_attempt=True) -> None:
+        values: dict[str, Any] = {"status": "pending", "next_attempt_at": at}
+        if error is not None:
+            values["last_error"] = error[:1000]
+        if not count_attempt:
+            values["attempts"] = OutboxMessage.attempts - 1
+        await self.session.execute(update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values))
+
+    async def mark_failed(self, message_id: int, error: str) -> None:
+        await self.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == message_id)
+            .values(status="failed", last_error=error[:1000])
+        )
+
+    async def for_chat(self, channel: str, chat_id: str, after_id: int, limit: int = 100) -> Sequence[OutboxMessage]:
+        rows = await self.session.execute(
+            select(OutboxMessage)
+            .where(OutboxMessage.channel == channel, OutboxMessage.chat_id == chat_id, OutboxMessage.id > after_id)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+        )
+        return list(rows.scalars())
+
+    async def next_due_at(self, channels: Iterable[str]) -> datetime | None:
+        row = await self.session.execute(
+            select(func.min(OutboxMessage.next_attempt_at)).where(
+                OutboxMessage.channel.in_(list(channels)), OutboxMessage.status.in_(("pending", "sending"))
+            )
+        )
+        return row.scalar_one_or_none()
+
+
+class UnitRepository:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    async def for_commune(self, commune_code: int) -> list[Unit]:
+        rows = await self.session.execute(select(Unit).where(Unit.commune_code == commune_code).order_by(Unit.id))
+        return list(rows.scalars())
+
+    async def routing_rules(self, commune_code: int) -> list[RoutingRule]:
+        rows = await self.session.execute(
+            select(RoutingRule).where(or_(RoutingRule.commune_code == commune_code, RoutingRule.commune_code.is_(None)))
+        )
+        return list(rows.scalars())
+
+    async def fallback_for(self, commune_code: int) -> Unit | None:
+        rows = await self.session.execute(
+            select(Unit).where(Unit.commune_code == commune_code, Unit.is_fallback.is_(True)).order_by(Unit.id)
+        )
+        return rows.scalars().first()
+
+    def add(self, obj) -> None:
+        self.session.add(obj)
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+
+class ItemRepository:
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    def add(self, item: Item, contact: ItemContact | None = None) -> None:
+        self.session.add(item)
+        if contact is not None:
+            self.session.add(contact)
+
+    async def flush(self) -> None:
+        await self.session.flush()
+
+    async def get(self, item_id: int) -> Item | None:
+        return await self.session.get(Item, item_id)
+
+    async def by_tracking_code(self, code: str) -> Item | None:
+        return (await self.session.execute(select(Item).where(Item.tracking_code == code))).scalar_one_or_none()
+
+    async def contact(self, item_id: int) -> ItemContact | None:
+        return await self.session.get(ItemContact, item_id)
+
+    def record(self, event: ItemEvent) -> None:
+        self.session.add(event)
+
+    async def events(self, item_id: int) -> list[ItemEvent]:
+        rows = await self.session.execute(select(ItemEvent).where(ItemEvent.item_id == item_id).order_by(ItemEvent.id))
+        return list(rows.scalars())
+
+    def add_deadline(self, deadline: ItemDeadline) -> None:
+        self.session.add(deadline)
+
+    async def open_deadlines(self, item_id: int) -> list[ItemDeadline]:
+        rows = await self.session.execute(
+            select(ItemDeadline).where(ItemDeadline.item_id == item_id, ItemDeadline.done_at.is_(None))
+            .order_by(ItemDeadline.due_on)
+        )
+        return list(rows.scalars())
+
+    async def due_deadlines(self, on_or_before, limit: int = 1000) -> list[ItemDeadline]:
+        """Open deadlines due by a date: an indexed range scan, cost follows the due rows only."""
+        rows = await self.session.execute(
+            select(ItemDeadline).where(ItemDeadline.done_at.is_(None), ItemDeadline.due_on <= on_or_before)
+            .order_by(ItemDeadline.due_on, ItemDeadline.id).limit(limit)
+        )
+        return list(rows.scalars())
+
+    async def for_citizen(self, citizen_id: int) -> list[Item]:
+        rows = await self.session.execute(select(Item).where(Item.citizen_id == citizen_id).order_by(Item.id.desc()))
+        return list(rows.scalars())
+
+
+class PublicationRepository:
+    """What a commune publishes: reception sessions, disclosures, projects."""
+
+    def __init__(self, session: AsyncSession):
+        self.session = session
+
+    def add(self, obj) -> None:
+        self.session.add(obj)
+
+    async def reception_sessions(self, commune_code: int) -> list[ReceptionSession]:
+        rows = await self.session.execute(
+            select(ReceptionSession).where(ReceptionSession.commune_code == commune_code,
+                                           ReceptionSession.status != "cancelled")
+            .order_by(ReceptionSession.starts_at)
+        )
+        return list(rows.scalars())
+
+    async def disclosures(self, commune_code: int, limit: int = 20) -> list[Disclosure]:
+        rows = await self.session.execute(
+            select(Disclosure).where(Disclosure.commune_code == commune_code)
+            .order_by(Disclosure.published_at.desc(), Disclosure.id.desc()).limit(limit)
+        )
+        return list(rows.scalars())
+
+    async def projects(self, commune_code: int) -> list[Project]:
+        rows = await self.session.execute(select(Project).where(Project.commune_code == commune_code).order_by(Project.id))
+        return list(rows.scalars())
+
+    async def project_updates(self, project_id: int) -> list[ProjectUpdate]:
+        rows = await self.session.execute(
+            select(ProjectUpdate).where(ProjectUpdate.project_id == project_id).order_by(ProjectUpdate.on)
+        )
+        return list(rows.scalars())

@@ -1,0 +1,71 @@
+"""Unit of work: one transaction per incoming message or job. Repositories never commit; this does.
+
+    async with uow_factory() as uow:
+        ...
+        await uow.commit()
+
+Leaving the block without ``commit()`` rolls back.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from storage.repositories import (
+    ConversationRepository,
+    InboundRepository,
+    ItemRepository,
+    OutboxRepository,
+    PublicationRepository,
+    UnitRepository,
+    UserRepository,
+)
+
+
+class UnitOfWork:
+    def __init__(self, sessions: async_sessionmaker, on_commit: Callable[[], None] | None = None):
+        self._sessions = sessions
+        self._on_commit = on_commit
+        self.session: AsyncSession | None = None
+        self.enqueued = 0
+
+    async def __aenter__(self) -> "UnitOfWork":
+        self.session = self._sessions()
+        self.dialect = self.session.bind.dialect.name
+        self.users = UserRepository(self.session)
+        self.conversations = ConversationRepository(self.session)
+        self.inbound = InboundRepository(self.session)
+        self.outbox = OutboxRepository(self.session, self)
+        self.items = ItemRepository(self.session)
+        self.units = UnitRepository(self.session)
+        self.publications = PublicationRepository(self.session)
+        return self
+
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        try:
+            if self.session.in_transaction():
+                await self.session.rollback()
+        finally:
+            await self.session.close()
+
+    async def commit(self) -> None:
+        await self.session.commit()
+        if self.enqueued and self._on_commit:
+            # Wake the outbox dispatcher so a reply leaves in milliseconds, not at the next poll.
+            self._on_commit()
+        self.enqueued = 0
+
+    async def rollback(self) -> None:
+        await self.session.rollback()
+        self.enqueued = 0
+
+
+class UnitOfWorkFactory:
+    def __init__(self, sessions: async_sessionmaker, on_commit: Callable[[], None] | None = None):
+        self.sessions = sessions
+        self.on_commit = on_commit
+
+    def __call__(self) -> UnitOfWork:
+        return UnitOfWork(self.sessions, self.on_commit)

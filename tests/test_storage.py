@@ -1,0 +1,175 @@
+"""Storage on both databases: migrations from empty, round trips, dedupe and outbox claims."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import date, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import inspect, select, text
+
+from bot.domain.dialog import Button, Conversation, Reply
+from storage.db import create_engine, session_factory
+from storage.migrate import current_revision, upgrade
+from storage.models import Item, ItemContact, ItemDeadline, ItemEvent, OutboxMessage, Unit
+from storage.uow import UnitOfWorkFactory
+from tests.conftest import POSTGRES_ADMIN, _admin
+
+EXPECTED_TABLES = {
+    "units", "users", "channel_identities", "consents", "conversations", "routing_rules", "items",
+    "item_contacts", "item_deadlines", "item_events", "reception_sessions", "disclosures", "projects",
+    "project_updates", "consultations", "consultation_votes", "subscriptions", "outbox", "processed_updates",
+}
+
+
+async def _tables(url: str) -> set[str]:
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            return set(await connection.run_sync(lambda c: inspect(c).get_table_names()))
+    finally:
+        await engine.dispose()
+
+
+async def test_migrations_upgrade_an_empty_sqlite_database(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    engine = create_engine(url)
+    await upgrade(engine)
+    assert await current_revision(engine) is not None
+    await upgrade(engine)  # a second upgrade is a no-op
+    await engine.dispose()
+    assert EXPECTED_TABLES <= await _tables(url)
+
+
+async def test_migrations_upgrade_an_empty_postgresql_database(postgres_database):
+    name = f"tiepdan_empty_{uuid.uuid4().hex[:8]}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    url = f"{POSTGRES_ADMIN.rsplit('/', 1)[0]}/{name}"
+    try:
+        engine = create_engine(url)
+        await upgrade(engine)
+        assert await current_revision(engine) is not None
+        await engine.dispose()
+        assert EXPECTED_TABLES <= await _tables(url)
+    finally:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+async def uows(db_url):
+    engine = create_engine(db_url)
+    yield UnitOfWorkFactory(session_factory(engine))
+    await engine.dispose()
+
+
+async def test_item_with_contact_deadlines_and_events_round_trips(uows):
+    received = datetime(2026, 2, 13, 9, 30, tzinfo=timezone.utc)
+    async with uows() as uow:
+        unit = Unit(commune_code=70, name="Văn phòng HĐND và UBND phường", is_fallback=True)
+        uow.units.add(unit)
+        await uow.units.flush()
+        item = Item(tracking_code="TD-TEST-0001", kind="complaint_first", category="land", commune_code=70,
+                    unit_id=unit.id, channel="web", chat_id="c1", status="received",
+                    description="Khiếu nại quyết định thu hồi đất", photos=["file-1"], latitude=21.03,
+                    longitude=105.85, received_at=received)
+        uow.items.add(item)
+        await uow.items.flush()
+        uow.items.add(item, ItemContact(item_id=item.id, full_name="Nguyễn Văn A", address="Hàng Bạc",
+                                        phone="0912345678"))
+        uow.items.add_deadline(ItemDeadline(item_id=item.id, phase="intake", due_on=date(2026, 2, 26),
+                                            rule_id="complaint.intake.2011", citation="Luật Khiếu nại 2011, Điều 27"))
+        uow.items.record(ItemEvent(item_id=item.id, action="submit", to_status="received"))
+        await uow.commit()
+        item_id = item.id
+    async with uows() as uow:
+        item = await uow.items.by_tracking_code("TD-TEST-0001")
+        assert item.id == item_id and item.description == "Khiếu nại quyết định thu hồi đất"
+        assert item.received_at.astimezone(timezone.utc) == received
+        assert item.photos == ["file-1"]
+        contact = await uow.items.contact(item_id)
+        assert contact.full_name == "Nguyễn Văn A"
+        deadlines = await uow.items.open_deadlines(item_id)
+        assert [(d.phase, d.due_on) for d in deadlines] == [("intake", date(2026, 2, 26))]
+        assert [e.action for e in await uow.items.events(item_id)] == ["submit"]
+        assert [d.item_id for d in await uow.items.due_deadlines(date(2026, 2, 26))] == [item_id]
+        assert await uow.items.due_deadlines(date(2026, 2, 25)) == []
+
+
+async def test_conversation_state_round_trips_per_channel_and_chat(uows):
+    async with uows() as uow:
+        user = await uow.users.get_or_create("telegram", "42", "42", language="vi")
+        await uow.conversations.save("telegram", "42", user.id,
+                                     Conversation("start", "commune_pick", {"found": [70, 71]}, ["commune:70"]), None)
+        await uow.commit()
+    async with uows() as uow:
+        row = await uow.conversations.load("telegram", "42")
+        assert (row.flow, row.step, row.data, row.expected_buttons) == (
+            "start", "commune_pick", {"found": [70, 71]}, ["commune:70"])
+        assert await uow.conversations.load("web", "42") is None
+        same = await uow.users.get_or_create("telegram", "42", "42", language="en")
+        assert same.id == user.id and same.language == "vi"
+
+
+async def test_a_delivery_is_recorded_once_and_rolled_back_with_its_transaction(uows):
+    async with uows() as uow:
+        assert await uow.inbound.first_delivery("telegram", "1001") is True
+        await uow.rollback()
+    async with uows() as uow:
+        assert await uow.inbound.first_delivery("telegram", "1001") is True
+        await uow.commit()
+    async with uows() as uow:
+        assert await uow.inbound.first_delivery("telegram", "1001") is False
+        assert await uow.inbound.first_delivery("web", "1001") is True
+
+
+async def test_outbox_enqueue_is_idempotent_and_claims_respect_leases(uows):
+    reply = Reply("Xin chào", ((Button("Tiếng Việt", "lang:vi"),),))
+    async with uows() as uow:
+        await uow.outbox.enqueue("telegram", "7", reply, "k1")
+        await uow.outbox.enqueue("telegram", "7", reply, "k1")
+        await uow.outbox.enqueue("telegram", "7", Reply("Hai"), "k2")
+        await uow.commit()
+    async with uows() as uow:
+        claimed = await uow.outbox.claim_due(10, timedelta(seconds=60), ["telegram"])
+        assert [Reply.from_payload(r.payload).text for r in claimed] == ["Xin chào", "Hai"]
+        assert Reply.from_payload(claimed[0].payload) == reply
+        await uow.commit()
+    async with uows() as uow:
+        assert await uow.outbox.claim_due(10, timedelta(seconds=60), ["telegram"]) == []
+        await uow.session.execute(text("UPDATE outbox SET next_attempt_at = :t"),
+                                  {"t": datetime.now(timezone.utc) - timedelta(seconds=1)})
+        await uow.commit()
+    async with uows() as uow:
+        # The lease ran out (the claiming process died): the rows are due again.
+        again = await uow.outbox.claim_due(10, timedelta(seconds=60), ["telegram"])
+        assert len(again) == 2 and all(r.attempts == 2 for r in again)
+        await uow.outbox.mark_sent(again[0].id)
+        await uow.commit()
+    async with uows() as uow:
+        statuses = (await uow.session.execute(select(OutboxMessage.status).order_by(OutboxMessage.id))).scalars()
+        assert list(statuses) == ["sent", "sending"]
+
+
+async def test_two_dispatchers_never_claim_the_same_row_on_postgresql(db_url):
+    if not db_url.startswith("postgresql"):
+        pytest.skip("SKIP LOCKED is PostgreSQL's; SQLite serialises writers")
+    engine = create_engine(db_url)
+    uows = UnitOfWorkFactory(session_factory(engine))
+    async with uows() as uow:
+        for n in range(40):
+            await uow.outbox.enqueue("telegram", str(n % 5), Reply(f"m{n}"), f"k{n}")
+        await uow.commit()
+
+    async def claim() -> list[int]:
+        async with uows() as uow:
+            rows = await uow.outbox.claim_due(25, timedelta(seconds=60), ["telegram"])
+            await asyncio.sleep(0.05)  # hold the row locks while the other claims
+            ids = [r.id for r in rows]
+            await uow.commit()
+            return ids
+
+    first, second = await asyncio.gather(claim(), claim())
+    await engine.dispose()
+    assert not set(first) & set(second)
+    assert len(first) + len(second) == 40
