@@ -151,13 +151,13 @@ class WebChat:
             return _error(request, 503, "error.temporary")
         return self._page_of(rows, after)
 
-    async def _rows(self, chat_id: str, after: int):
+    async def _rows(self, chat_id: str, after: int) -> list[dict]:
         async with self.runtime.uows() as uow:
-            return await uow.outbox.for_chat(CHANNEL, chat_id, after)
+            return [_message(row) for row in await uow.outbox.for_chat(CHANNEL, chat_id, after)]
 
     @staticmethod
-    def _page_of(rows, after: int) -> web.Response:
-        return web.json_response({"messages": [_message(r) for r in rows], "cursor": rows[-1].id if rows else after})
+    def _page_of(messages: list[dict], after: int) -> web.Response:
+        return web.json_response({"messages": messages, "cursor": messages[-1]["id"] if messages else after})
 
 
 def _incoming(body, chat_id: str) -> Incoming | None:
