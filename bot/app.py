@@ -83,7 +83,8 @@ async def serve(settings: Settings, *, demo: bool = False) -> None:
         created = await seed_demo(runtime.uows, settings)
         log.info("demo data %s", "seeded" if created else "already present")
     await runtime.start(migrate=False)
-    runner = web.AppRunner(runtime.web_app, access_log=None)
+    # Open long-polls must not hold a shutdown for aiohttp's default minute.
+    runner = web.AppRunner(runtime.web_app, access_log=None, shutdown_timeout=2.0)
     await runner.setup()
     site = web.TCPSite(runner, settings.web_host, settings.web_port)
     await site.start()

@@ -1,61 +1,88 @@
 """Working days and legal time periods.
 
 Working days skip weekends and Vietnamese public holidays, including Tết and days moved by
-government decision (a Saturday made a working day, a Monday given off), as the ``holidays``
-package knows them. Periods follow the Civil Code 2015 (Bộ luật Dân sự, Điều 147–148): the day of
-the event is not counted; a period ending on a weekend or holiday ends at the end of the next
-working day.
+government decision (Saturday 2026-08-22 worked so that Monday 2026-08-31 is off), as the
+``holidays`` package knows them. Periods follow the Civil Code 2015 (Bộ luật Dân sự, Điều 147–148):
+the day of the event is not counted, the period starts the next day; a period whose last day is a
+weekend or holiday ends at the end of the next working day.
+
+The deadline sweep asks this for many items, so each year's working days are computed once into a
+sorted list of ordinals; counting is then a binary search, not a walk day by day.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable
 from datetime import date, timedelta
-from functools import lru_cache
 
 import holidays
 
+# Years loaded past the start of a count: legal periods are weeks, so this is ample.
+_YEARS_AHEAD = 1
+
 
 class WorkingCalendar:
-    def __init__(self, extra_days_off: frozenset[date] = frozenset()):
-        self._calendar = holidays.Vietnam()
-        self._extra = extra_days_off
+    def __init__(self, extra_days_off: Iterable[date] = ()):
+        """``extra_days_off``: days a local decision closes the offices (storm, election) on top of the law."""
+        self._country = holidays.Vietnam()
+        self._extra_days_off = frozenset(extra_days_off)
+        self._first_year = self._last_year = 0
+        self._working: list[int] = []  # ordinals of the working days of the loaded years, ascending
+        self._working_set: frozenset[int] = frozenset()
 
-    @lru_cache(maxsize=8192)
     def is_working_day(self, day: date) -> bool:
-        if day in self._extra:
-            return False
-        return self._calendar.is_working_day(day)
+        self._load(day.year, day.year)
+        return day.toordinal() in self._working_set
 
     def next_working_day(self, day: date) -> date:
-        """The first working day on or after ``day``."""
-        while not self.is_working_day(day):
-            day += timedelta(days=1)
-        return day
+        """``day`` itself if it is a working day, otherwise the first working day after it."""
+        self._load(day.year, day.year + 1)
+        index = bisect_left(self._working, day.toordinal())
+        return date.fromordinal(self._working[index])
 
     def add_working_days(self, start: date, count: int) -> date:
-        """The ``count``-th working day after ``start`` (``start`` itself is not counted)."""
-        day = start
-        remaining = count
-        while remaining > 0:
-            day += timedelta(days=1)
-            if self.is_working_day(day):
-                remaining -= 1
-        return day
+        """The ``count``-th working day after ``start``; ``start`` itself is not counted (BLDS Đ.147)."""
+        if count < 0:
+            raise ValueError("count must not be negative")
+        if count == 0:
+            return start
+        self._load(start.year, start.year + _YEARS_AHEAD)
+        index = bisect_right(self._working, start.toordinal()) + count - 1
+        while index >= len(self._working):
+            self._load(start.year, self._last_year + _YEARS_AHEAD)
+        return date.fromordinal(self._working[index])
 
     def add_days(self, start: date, count: int) -> date:
-        """``count`` calendar days after ``start``; moved to the next working day if it is a day off."""
+        """The end of a period of ``count`` calendar days after ``start`` (BLDS Đ.147–148).
+
+        Its last day is ``start + count``; on a weekend or holiday the period runs to the end of the
+        next working day.
+        """
+        if count < 0:
+            raise ValueError("count must not be negative")
         return self.next_working_day(start + timedelta(days=count))
 
     def working_days_between(self, start: date, end: date) -> int:
-        """Working days after ``start`` up to and including ``end``."""
-        count, day = 0, start
-        while day < end:
-            day += timedelta(days=1)
-            count += self.is_working_day(day)
-        return count
+        """Working days after ``start`` up to and including ``end`` (0 if ``end`` is not after ``start``)."""
+        if end <= start:
+            return 0
+        self._load(start.year, end.year)
+        return bisect_right(self._working, end.toordinal()) - bisect_right(self._working, start.toordinal())
 
-    def __hash__(self) -> int:
-        return id(self)
+    def _load(self, first_year: int, last_year: int) -> None:
+        if self._working and self._first_year <= first_year and last_year <= self._last_year:
+            return
+        if self._working:
+            first_year, last_year = min(first_year, self._first_year), max(last_year, self._last_year)
+        day, end = date(first_year, 1, 1), date(last_year, 12, 31)
+        working = []
+        while day <= end:
+            if day not in self._extra_days_off and self._country.is_working_day(day):
+                working.append(day.toordinal())
+            day += timedelta(days=1)
+        self._first_year, self._last_year = first_year, last_year
+        self._working, self._working_set = working, frozenset(working)
 
 
 DEFAULT_CALENDAR = WorkingCalendar()

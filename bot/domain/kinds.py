@@ -1,4 +1,7 @@
-"""Item kinds: what a citizen can send, and what the law asks of each."""
+"""Item kinds: what a citizen can send, and what the law asks of each about the sender's identity.
+
+A submission that mixes kinds is split, one item per kind (Luật Tiếp công dân 2013, Điều 25).
+"""
 
 from __future__ import annotations
 
@@ -13,28 +16,64 @@ class ItemKind(str, Enum):
     denunciation = "denunciation"          # tố cáo
     information = "information"            # anonymous tố cáo: kept as information only (Luật Tố cáo 2018, Đ.25)
 
+    @property
+    def facts(self) -> KindFacts:
+        return KIND_FACTS[self]
+
+    @property
+    def requires_identity(self) -> bool:
+        return self.facts.requires_identity
+
+    @property
+    def may_be_anonymous(self) -> bool:
+        return self.facts.may_be_anonymous
+
+    @property
+    def identity_secret(self) -> bool:
+        return self.facts.identity_secret
+
 
 class Phase(str, Enum):
-    intake = "intake"                # xử lý ban đầu, thụ lý
+    """A stretch of an item's life that has a deadline of its own."""
+
+    filing = "filing"                        # thời hiệu, thời hạn khiếu nại: the citizen's window to file
+    intake = "intake"                        # xử lý ban đầu, thụ lý
+    forwarding = "forwarding"                # chuyển đơn to the competent body when not ours
     acceptance_notice = "acceptance_notice"  # thông báo thụ lý
-    resolution = "resolution"        # giải quyết
-    status_update = "status_update"  # tell the citizen where things stand
-    escalation = "escalation"        # hard escalation to the leader
+    resolution = "resolution"                # giải quyết
+    extension = "extension"                  # gia hạn giải quyết, added to the resolution deadline
+    status_update = "status_update"          # tell the citizen where things stand
+    escalation = "escalation"                # hard escalation to the leader
 
 
 @dataclass(frozen=True)
-class KindRules:
-    requires_identity: bool
+class KindFacts:
+    """What the law says about the sender of one kind of item."""
+
+    requires_identity: bool  # full name, address and a way to reach the sender must be given
     may_be_anonymous: bool
-    identity_secret: bool
-    citation: str
+    identity_secret: bool   # officers work on a redacted file; name, address, handwriting never disclosed
+    identity_citation: str
+    secrecy_citation: str | None = None
 
 
-KIND_RULES: dict[ItemKind, KindRules] = {
-    ItemKind.feedback: KindRules(False, True, False,
-                                 "Luật Tiếp công dân 2013, Điều 7; NĐ 20/2008/NĐ-CP (sửa đổi bởi NĐ 92/2017/NĐ-CP)"),
-    ItemKind.complaint_first: KindRules(True, False, False, "Luật Khiếu nại 2011, Điều 8"),
-    ItemKind.complaint_second: KindRules(True, False, False, "Luật Khiếu nại 2011, Điều 8, Điều 33"),
-    ItemKind.denunciation: KindRules(True, False, True, "Luật Tố cáo 2018, Điều 8, Điều 9, Điều 23, Điều 47"),
-    ItemKind.information: KindRules(False, True, False, "Luật Tố cáo 2018, Điều 25"),
+KIND_FACTS: dict[ItemKind, KindFacts] = {
+    # The law expects a name, address and phone on written feedback so that it can be answered; the
+    # product still takes anonymous feedback, which then gets no statutory reply (see DESIGN.md).
+    ItemKind.feedback: KindFacts(
+        requires_identity=False, may_be_anonymous=True, identity_secret=False,
+        identity_citation="NĐ 20/2008/NĐ-CP, Điều 7 khoản 1 điểm d; Luật Tiếp công dân 2013, Điều 7 khoản 2 điểm a"),
+    ItemKind.complaint_first: KindFacts(
+        requires_identity=True, may_be_anonymous=False, identity_secret=False,
+        identity_citation="Luật Khiếu nại 2011, Điều 8 khoản 2"),
+    ItemKind.complaint_second: KindFacts(
+        requires_identity=True, may_be_anonymous=False, identity_secret=False,
+        identity_citation="Luật Khiếu nại 2011, Điều 8 khoản 2; Điều 33 khoản 1"),
+    ItemKind.denunciation: KindFacts(
+        requires_identity=True, may_be_anonymous=False, identity_secret=True,
+        identity_citation="Luật Tố cáo 2018, Điều 23 khoản 1",
+        secrecy_citation="Luật Tố cáo 2018, Điều 8 khoản 3; Điều 9 khoản 1 điểm b; Điều 56"),
+    ItemKind.information: KindFacts(
+        requires_identity=False, may_be_anonymous=True, identity_secret=False,
+        identity_citation="Luật Tố cáo 2018, Điều 25"),
 }

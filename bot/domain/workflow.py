@@ -1,9 +1,17 @@
-"""The states every item moves through. The table below is the whole workflow: a move that is not
-in it is an error (``IllegalTransition``), never a silent change."""
+"""The states every item moves through, as one table: a move that is not in it raises
+``IllegalTransition``, never a silent change. Each move is an audit event and the citizen is told.
+
+received → accepted (thụ lý) | refused (with a legal reason) | forwarded (to the competent body)
+accepted → in progress ⇄ waiting for the citizen's information; extended / marked complex with a reason
+→ answered → closed (rated, or after a quiet period) | reopened | escalated to a second-time complaint.
+The citizen may withdraw (rút đơn) at any open step.
+"""
 
 from __future__ import annotations
 
 from enum import Enum
+
+from bot.domain.kinds import ItemKind
 
 
 class ItemStatus(str, Enum):
@@ -16,7 +24,7 @@ class ItemStatus(str, Enum):
     answered = "answered"          # decision or reply sent
     closed = "closed"
     reopened = "reopened"
-    escalated = "escalated"        # became a second-time complaint
+    escalated = "escalated"        # followed by a second-time complaint
     withdrawn = "withdrawn"        # rút đơn
 
 
@@ -39,56 +47,81 @@ class Action(str, Enum):
         return self in REASON_REQUIRED
 
 
-REASON_REQUIRED = frozenset({Action.refuse, Action.forward, Action.extend, Action.request_info, Action.reopen})
+# A refusal states its reason (Luật Khiếu nại 2011 Đ.27; Luật Tố cáo 2018 Đ.24 khoản 1); a forward
+# says where to and why; an extension or a complex finding is decided in writing (Luật Tố cáo 2018
+# Đ.30 khoản 4; NĐ 155/2026/NĐ-CP Điều 2: Điều 3a khoản 2 NĐ 124/2020); a request says what is missing.
+REASON_REQUIRED = frozenset({Action.refuse, Action.forward, Action.extend, Action.request_info})
+
+# Only a first complaint can be taken to a second: after its decision, or when its period ran out
+# unresolved (Luật Khiếu nại 2011, Điều 33 khoản 1).
+ACTION_ONLY_FOR: dict[Action, frozenset[ItemKind]] = {
+    Action.escalate: frozenset({ItemKind.complaint_first}),
+}
 
 S, A = ItemStatus, Action
 TRANSITIONS: dict[tuple[ItemStatus, Action], ItemStatus] = {
     (S.received, A.accept): S.accepted,
     (S.received, A.refuse): S.refused,
     (S.received, A.forward): S.forwarded,
-    (S.received, A.request_info): S.waiting_info,
     (S.received, A.withdraw): S.withdrawn,
+
     (S.accepted, A.start): S.in_progress,
     (S.accepted, A.request_info): S.waiting_info,
     (S.accepted, A.extend): S.accepted,
     (S.accepted, A.answer): S.answered,
+    (S.accepted, A.escalate): S.escalated,
     (S.accepted, A.withdraw): S.withdrawn,
+
     (S.in_progress, A.request_info): S.waiting_info,
     (S.in_progress, A.extend): S.in_progress,
     (S.in_progress, A.answer): S.answered,
-    (S.in_progress, A.forward): S.forwarded,
+    (S.in_progress, A.escalate): S.escalated,
     (S.in_progress, A.withdraw): S.withdrawn,
+
     (S.waiting_info, A.info_provided): S.in_progress,
+    (S.waiting_info, A.start): S.in_progress,  # the officer goes on without the information
+    (S.waiting_info, A.extend): S.waiting_info,
+    (S.waiting_info, A.escalate): S.escalated,
     (S.waiting_info, A.withdraw): S.withdrawn,
+
     (S.answered, A.close): S.closed,
     (S.answered, A.reopen): S.reopened,
     (S.answered, A.escalate): S.escalated,
+
     (S.reopened, A.start): S.in_progress,
+    (S.reopened, A.request_info): S.waiting_info,
     (S.reopened, A.answer): S.answered,
     (S.reopened, A.withdraw): S.withdrawn,
+
     (S.refused, A.close): S.closed,
     (S.forwarded, A.close): S.closed,
+    # The second-complaint window (30 days, Đ.33) can outlast the quiet period that closed the item.
+    (S.closed, A.escalate): S.escalated,
 }
 
 OPEN = frozenset({S.received, S.accepted, S.in_progress, S.waiting_info, S.reopened})
 
 
 class IllegalTransition(ValueError):
-    def __init__(self, status: ItemStatus, action: Action):
-        super().__init__(f"cannot {action.value} an item that is {status.value}")
-        self.status = status
-        self.action = action
+    def __init__(self, status: ItemStatus, action: Action, kind: ItemKind | None = None):
+        about = f" {kind.value}" if kind else "n item"
+        super().__init__(f"cannot {action.value} a{about} that is {status.value}")
+        self.status, self.action, self.kind = status, action, kind
 
 
-def transition(status: ItemStatus, action: Action) -> ItemStatus:
-    try:
-        return TRANSITIONS[(ItemStatus(status), Action(action))]
-    except KeyError:
-        raise IllegalTransition(ItemStatus(status), Action(action)) from None
+def transition(status: ItemStatus, action: Action, kind: ItemKind | None = None) -> ItemStatus:
+    """The status after ``action``; ``kind``, when given, is checked against kind-only actions."""
+    status, action = ItemStatus(status), Action(action)
+    target = TRANSITIONS.get((status, action))
+    if target is None or (kind is not None and kind not in ACTION_ONLY_FOR.get(action, frozenset(ItemKind))):
+        raise IllegalTransition(status, action, kind)
+    return target
 
 
-def allowed_actions(status: ItemStatus) -> list[Action]:
-    return [action for (source, action) in TRANSITIONS if source == status]
+def allowed_actions(status: ItemStatus, kind: ItemKind | None = None) -> list[Action]:
+    """What an officer or citizen may do next, in table order (for buttons)."""
+    return [action for (source, action) in TRANSITIONS
+            if source == status and (kind is None or kind in ACTION_ONLY_FOR.get(action, frozenset(ItemKind)))]
 
 
 def is_open(status: ItemStatus) -> bool:

@@ -72,7 +72,7 @@
   async function send(body, shown) {
     if (busy) return;
     const payload = Object.assign({ id: newId(), after: cursor }, body);
-    bubble("me", shown);
+    if (shown) bubble("me", shown);
     setBusy(true);
     const attempt = async () => {
       try {
@@ -145,7 +145,7 @@
       const response = await fetch("/api/chat/messages?after=0&wait=0", { credentials: "same-origin" });
       const data = await response.json();
       (data.messages || []).forEach(showBot);
-      if (!data.messages || !data.messages.length) await send({ text: "/start" }, "/start");
+      if (!data.messages || !data.messages.length) await send({ text: "/start" }, null);
     } catch (error) {
       setStatus("Không kết nối được máy chủ. Vui lòng thử lại sau.", () => location.reload());
     }
