@@ -5,6 +5,8 @@ from __future__ import annotations
 from handlers.core import FlowContext, register
 
 MAIN_ENTRIES = (
+    ("menu.submit", "menu:submit"),
+    ("menu.track", "menu:track"),
     ("menu.schedule", "menu:schedule"),
     ("menu.disclosures", "menu:disclosures"),
     ("menu.projects", "menu:projects"),
@@ -32,7 +34,11 @@ class MenuFlow:
 
     async def handle(self, ctx: FlowContext) -> None:
         choice = ctx.incoming.button
-        if choice == "menu:schedule":
+        if choice == "menu:submit":
+            await ctx.goto("submit", "kind")
+        elif choice == "menu:track":
+            await ctx.goto("track", "list", page=0)
+        elif choice == "menu:schedule":
             await ctx.goto("publications", "schedule")
         elif choice == "menu:disclosures":
             await ctx.goto("publications", "disclosures")

@@ -15,7 +15,7 @@ from enum import Enum
 
 from bot.domain.dialog import Conversation, Incoming, Reply
 from bot.settings import Settings
-from handlers import menu, publications, start  # noqa: F401  (flows register themselves)
+from handlers import menu, publications, start, submit, track  # noqa: F401  (flows register themselves)
 from handlers.core import FLOWS, FlowContext
 from storage.uow import UnitOfWorkFactory
 

@@ -306,3 +306,17 @@ class ProcessedUpdate(Base):
     channel: Mapped[str] = mapped_column(String(20), primary_key=True)
     update_key: Mapped[str] = mapped_column(String(200), primary_key=True)
     processed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class CommuneCategory(Base):
+    """A commune's own petition category; when a commune has none, the defaults in bot.categories apply."""
+
+    __tablename__ = "categories"
+    __table_args__ = (UniqueConstraint("commune_code", "key", name="uq_categories_commune_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commune_code: Mapped[int] = mapped_column(Integer, index=True)
+    key: Mapped[str] = mapped_column(String(50))
+    label_vi: Mapped[str] = mapped_column(String(100))
+    label_en: Mapped[str] = mapped_column(String(100))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -209,6 +209,9 @@ class UnitRepository:
     def __init__(self, session: AsyncSession):
         self.session = session
 
+    async def get(self, unit_id: int) -> Unit | None:
+        return await self.session.get(Unit, unit_id)
+
     async def for_commune(self, commune_code: int) -> list[Unit]:
         rows = await self.session.execute(select(Unit).where(Unit.commune_code == commune_code).order_by(Unit.id))
         return list(rows.scalars())

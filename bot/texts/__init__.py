@@ -18,3 +18,7 @@ def t(language: str, key: str, **values) -> str:
     if text is None:
         text = vi.TEXTS[key]
     return text.format(**values) if values else text
+
+
+def has(key: str) -> bool:
+    return key in vi.TEXTS

@@ -1,0 +1,217 @@
+"""Gửi phản ánh, kiến nghị, khiếu nại, tố cáo — the submission journey.
+
+kind → category → description → photos → location → consent → name → address → phone → summary
+→ receipt. Contact details are asked only after consent, and only as each kind requires.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.domain.communes import commune_label
+from bot.domain.dialog import Button
+from bot.domain.kinds import ItemKind
+from bot.petitions import Contact, Submission, categories_for, file_submission, recent_duplicate
+from handlers.core import FlowContext, register
+
+KINDS = (ItemKind.feedback, ItemKind.complaint_first, ItemKind.denunciation)
+MAX_PHOTOS = 5
+MIN_DESCRIPTION = 10
+PHONE = re.compile(r"^(?:\+?84|0)\d{9,10}$")
+FIELD_LIMITS = {"name": 200, "address": 300}
+
+
+class SubmitFlow:
+    name = "submit"
+
+    async def prompt(self, ctx: FlowContext) -> None:
+        step, data = ctx.conversation.step, ctx.conversation.data
+        if step == "kind":
+            ctx.say("submit.kind", buttons=[*([ctx.button(f"kind.{k.value}", f"kind:{k.value}")] for k in KINDS),
+                                            ctx.back_to_menu_row()])
+        elif step == "category":
+            categories = await categories_for(ctx.uow, ctx.user.commune_code)
+            ctx.say("submit.category", buttons=[*([Button(c.label(ctx.lang), f"category:{c.key}")] for c in categories),
+                                                ctx.back_to_menu_row()])
+        elif step == "description":
+            ctx.say("submit.description", buttons=[ctx.back_to_menu_row()])
+        elif step == "photos":
+            ctx.say("submit.photos", limit=MAX_PHOTOS, buttons=[
+                [ctx.button("submit.photos_done" if data.get("photos") else "submit.skip", "photos:done")]])
+        elif step == "location":
+            ctx.say("submit.location", buttons=[[ctx.button("submit.skip", "location:skip")]])
+        elif step == "consent":
+            await self._ask_consent(ctx)
+        elif step == "complaint_anonymous":
+            ctx.say("submit.complaint_needs_identity", buttons=[[ctx.button("submit.as_feedback", "consent:as_feedback")],
+                                                                [ctx.button("submit.cancel", "submit:cancel")]])
+        elif step in ("name", "address", "phone"):
+            ctx.say(f"submit.{step}")
+        elif step == "summary":
+            self._summary(ctx)
+        elif step == "duplicate":
+            ctx.say("submit.duplicate", code=data["duplicate_of"], buttons=[
+                [ctx.button("submit.duplicate_yes", "submit:force")], [ctx.button("submit.cancel", "submit:cancel")]])
+
+    async def handle(self, ctx: FlowContext) -> None:
+        step, data, incoming = ctx.conversation.step, ctx.conversation.data, ctx.incoming
+        choice = incoming.button
+        if choice == "submit:cancel":
+            ctx.say("cancelled")
+            await ctx.goto("menu", "main")
+        elif step == "kind" and choice and choice.startswith("kind:"):
+            await ctx.goto("submit", "category", kind=choice[5:])
+        elif step == "category" and choice and choice.startswith("category:"):
+            chosen = {c.key: c for c in await categories_for(ctx.uow, ctx.user.commune_code)}.get(choice[9:])
+            if chosen is None:
+                await self.prompt(ctx)
+                return
+            data.update(category=chosen.key, category_label=chosen.label(ctx.lang))
+            await ctx.goto("submit", "description")
+        elif step == "description" and incoming.text and not incoming.photos:
+            await self._description(ctx, incoming.text.strip())
+        elif step == "photos":
+            await self._photos(ctx)
+        elif step == "location":
+            await self._location(ctx)
+        elif step in ("consent", "complaint_anonymous") and choice and choice.startswith("consent:"):
+            await self._consent(ctx, choice[8:])
+        elif step in ("name", "address", "phone") and incoming.text:
+            await self._contact_field(ctx, step, incoming.text.strip())
+        elif step == "summary" and choice == "submit:send":
+            await self._send(ctx, force=False)
+        elif step == "summary" and choice == "submit:edit":
+            await ctx.goto("submit", "description")
+        elif step == "duplicate" and choice == "submit:force":
+            await self._send(ctx, force=True)
+        else:
+            ctx.say("error.use_buttons")
+            await self.prompt(ctx)
+
+    async def _description(self, ctx: FlowContext, text: str) -> None:
+        if len(text) < MIN_DESCRIPTION:
+            ctx.say("submit.description_short", minimum=MIN_DESCRIPTION)
+            return
+        ctx.conversation.data["description"] = text
+        if ctx.conversation.data.get("consent") is not None:  # editing from the summary
+            await ctx.goto("submit", "summary")
+        else:
+            await ctx.goto("submit", "photos")
+
+    async def _photos(self, ctx: FlowContext) -> None:
+        data = ctx.conversation.data
+        photos = data.setdefault("photos", [])
+        if ctx.incoming.photos:
+            for photo in ctx.incoming.photos:
+                if len(photos) >= MAX_PHOTOS:
+                    ctx.say("submit.photo_limit", limit=MAX_PHOTOS)
+                    break
+                photos.append(photo.ref)
+            ctx.say("submit.photo_added", count=len(photos), limit=MAX_PHOTOS,
+                    buttons=[[ctx.button("submit.photos_done", "photos:done")]])
+            if len(photos) >= MAX_PHOTOS:
+                await ctx.goto("submit", "location")
+        elif ctx.incoming.button == "photos:done":
+            await ctx.goto("submit", "location")
+        else:
+            await self.prompt(ctx)
+
+    async def _location(self, ctx: FlowContext) -> None:
+        data, incoming = ctx.conversation.data, ctx.incoming
+        if incoming.location is not None:
+            data["latitude"], data["longitude"] = incoming.location.latitude, incoming.location.longitude
+            ctx.say("submit.location_added")
+        elif incoming.text and not incoming.button:
+            if len(incoming.text) > FIELD_LIMITS["address"]:
+                ctx.say("submit.field_too_long", limit=FIELD_LIMITS["address"])
+                return
+            data["place"] = incoming.text.strip()
+        elif incoming.button != "location:skip":
+            await self.prompt(ctx)
+            return
+        await ctx.goto("submit", "consent")
+
+    async def _ask_consent(self, ctx: FlowContext) -> None:
+        kind = ctx.conversation.data["kind"]
+        if kind == ItemKind.denunciation.value:
+            ctx.say("submit.denunciation_protected")
+            purpose, decline = "denunciation", ctx.button("submit.consent.no_denunciation", "consent:anonymous")
+        elif kind == ItemKind.feedback.value:
+            purpose, decline = "feedback", ctx.button("submit.consent.no_feedback", "consent:anonymous")
+        else:
+            purpose, decline = "complaint", ctx.button("submit.consent.no", "consent:no")
+        ctx.say("submit.consent", purpose=ctx.text(f"submit.consent.purpose.{purpose}"),
+                buttons=[[ctx.button("submit.consent.yes", "consent:yes")], [decline]])
+
+    async def _consent(self, ctx: FlowContext, answer: str) -> None:
+        data = ctx.conversation.data
+        if answer == "yes":
+            data["consent"] = True
+            await ctx.goto("submit", "name")
+        elif answer == "anonymous":
+            data["consent"] = False
+            if data["kind"] == ItemKind.denunciation.value:
+                ctx.say("submit.anonymous_denunciation")
+            await ctx.goto("submit", "summary")
+        elif answer == "no":
+            await ctx.goto("submit", "complaint_anonymous")
+        elif answer == "as_feedback":
+            data.update(kind=ItemKind.feedback.value, consent=False)
+            await ctx.goto("submit", "summary")
+
+    async def _contact_field(self, ctx: FlowContext, step: str, text: str) -> None:
+        data = ctx.conversation.data
+        if step == "phone":
+            phone = re.sub(r"[\s.\-()]", "", text)
+            if not PHONE.match(phone):
+                ctx.say("submit.phone_invalid")
+                return
+            data["phone"] = phone
+            await ctx.goto("submit", "summary")
+            return
+        if len(text) > FIELD_LIMITS[step]:
+            ctx.say("submit.field_too_long", limit=FIELD_LIMITS[step])
+            return
+        data[step] = text
+        await ctx.goto("submit", "address" if step == "name" else "phone")
+
+    def _summary(self, ctx: FlowContext) -> None:
+        data = ctx.conversation.data
+        location = (ctx.text("submit.location_pin") if data.get("latitude") is not None
+                    else data.get("place") or ctx.text("submit.location_none"))
+        sender = data["name"] if data.get("consent") else ctx.text("submit.sender_anonymous")
+        ctx.say("submit.summary", kind=ctx.text(f"kind.{self._final_kind(data).value}"),
+                category=data["category_label"], commune=commune_label(ctx.user.commune_code),
+                description=data["description"][:1500], photos=len(data.get("photos", [])), location=location,
+                sender=sender,
+                buttons=[[ctx.button("submit.confirm", "submit:send")], [ctx.button("submit.edit", "submit:edit")],
+                         [ctx.button("submit.cancel", "submit:cancel")]])
+
+    @staticmethod
+    def _final_kind(data: dict) -> ItemKind:
+        kind = ItemKind(data["kind"])
+        return ItemKind.information if kind is ItemKind.denunciation and not data.get("consent") else kind
+
+    async def _send(self, ctx: FlowContext, *, force: bool) -> None:
+        data = ctx.conversation.data
+        if not force:
+            earlier = await recent_duplicate(ctx.uow, ctx.user.id, data["description"])
+            if earlier is not None:
+                await ctx.goto("submit", "duplicate", duplicate_of=earlier.tracking_code)
+                return
+        contact = Contact(data["name"], data["address"], data["phone"]) if data.get("consent") else None
+        submission = Submission(kind=ItemKind(data["kind"]), category=data["category"],
+                                commune_code=ctx.user.commune_code, description=data["description"],
+                                photos=list(data.get("photos", [])), latitude=data.get("latitude"),
+                                longitude=data.get("longitude"), address=data.get("place"), contact=contact)
+        item, deadlines = await file_submission(ctx.uow, ctx.user.id, ctx.incoming.channel, ctx.incoming.chat_id,
+                                                submission, ctx.settings.zone)
+        unit = await ctx.uow.units.get(item.unit_id) if item.unit_id else None
+        lines = "\n".join(ctx.text("deadline.line", phase=ctx.text(f"phase.{d.phase}"),
+                                   date=d.due_on.strftime("%d/%m/%Y"), citation=d.citation) for d in deadlines)
+        ctx.say("submit.receipt", code=item.tracking_code, deadlines=lines,
+                unit=unit.name if unit else commune_label(ctx.user.commune_code))
+        await ctx.goto("menu", "main")
+
+
+register(SubmitFlow())

@@ -1,0 +1,176 @@
+"""Submitting and tracking items through the web chat API, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+
+from bot.app import Runtime
+from bot.domain.calendar import DEFAULT_CALENDAR
+from storage.demo import seed_demo
+from storage.models import Consent, Item, ItemContact, ItemDeadline, ItemEvent, Unit
+from tests.test_webchat_api import Browser, buttons
+
+DESCRIPTION = "Ổ gà lớn trước số 12 phố Hàng Bạc, xe máy ngã nhiều lần từ tuần trước."
+
+
+@pytest.fixture
+async def runtime(settings):
+    runtime = Runtime(settings, run_scheduler=False)
+    await runtime.start(migrate=False)
+    await seed_demo(runtime.uows, settings)
+    yield runtime
+    await runtime.stop()
+
+
+@pytest.fixture
+async def citizen(runtime):
+    async with TestClient(TestServer(runtime.web_app)) as client:
+        tab = Browser(client)
+        await tab.send("/start")
+        await tab.send(button="lang:vi")
+        await tab.send("hoan kiem")
+        await tab.send(button="commune:70")
+        yield tab
+
+
+async def _rows(runtime, model, *where):
+    async with runtime.uows() as uow:
+        rows = list((await uow.session.execute(select(model).where(*where))).scalars())
+        uow.session.expunge_all()
+        return rows
+
+
+async def _describe(tab: Browser, kind: str, category: str = "infrastructure", text: str = DESCRIPTION):
+    await tab.send(button="menu:submit")
+    await tab.send(button=f"kind:{kind}")
+    await tab.send(button=f"category:{category}")
+    await tab.send(text)
+    await tab.send(button="photos:done")
+
+
+async def test_anonymous_feedback_gets_a_receipt_with_deadlines_and_legal_basis(runtime, citizen):
+    kinds = await citizen.send(button="menu:submit")
+    assert "Khiếu nại: đề nghị xem xét lại" in kinds[-1]["text"]
+    await citizen.send(button="kind:feedback")
+    await citizen.send(button="category:infrastructure")
+    too_short = await citizen.send("ổ gà")
+    assert "ít nhất 10 ký tự" in too_short[-1]["text"]
+    await citizen.send(DESCRIPTION)
+    await citizen.send(button="photos:done")
+    consent = await citizen.send("Trước số 12 Hàng Bạc")
+    assert "/privacy" in consent[-1]["text"] and "🙈 Gửi ẩn danh" in buttons(consent[-1])
+    summary = await citizen.send(button="consent:anonymous")
+    assert "Người gửi: ẩn danh" in summary[-1]["text"] and "🛣️ Đường sá, hạ tầng" in summary[-1]["text"]
+    receipt = await citizen.send(button="submit:send")
+    text = receipt[0]["text"]
+    assert text.startswith("✅ Đã tiếp nhận. Mã hồ sơ của bạn: TD-")
+    assert "Luật Tiếp công dân 2013, Điều 28" in text
+    assert "Phòng Kinh tế, Hạ tầng và Đô thị" in text  # routed by the demo's rules
+
+    [item] = await _rows(runtime, Item)
+    assert (item.kind, item.status, item.anonymous, item.address) == ("feedback", "received", True,
+                                                                      "Trước số 12 Hàng Bạc")
+    assert item.tracking_code in text
+    assert await _rows(runtime, ItemContact) == []
+    deadlines = {d.phase: d for d in await _rows(runtime, ItemDeadline)}
+    received_on = item.received_at.astimezone(runtime.settings.zone).date()
+    assert deadlines["intake"].due_on == DEFAULT_CALENDAR.add_working_days(received_on, 10)
+    assert deadlines["intake"].due_on.strftime("%d/%m/%Y") in text
+    assert [e.action for e in await _rows(runtime, ItemEvent)] == ["submit"]
+
+
+async def test_a_complaint_needs_consent_and_identity_and_records_both(runtime, citizen):
+    await _describe(citizen, "complaint_first", "land", "Tôi khiếu nại quyết định xử phạt số 15/QĐ-XPHC vì sai đối tượng.")
+    consent = await citizen.send(button="location:skip")
+    assert "Điều 8 Luật Khiếu nại" in consent[-1]["text"]
+    refused = await citizen.send(button="consent:no")
+    assert "không thể gửi ẩn danh" in refused[-1]["text"]
+    await citizen.send(button="submit:cancel")
+    await _describe(citizen, "complaint_first", "land", "Tôi khiếu nại quyết định xử phạt số 15/QĐ-XPHC vì sai đối tượng.")
+    await citizen.send(button="location:skip")
+    await citizen.send(button="consent:yes")
+    await citizen.send("Nguyễn Thị Lan")
+    await citizen.send("Số 3 Hàng Bạc, tổ 5")
+    wrong = await citizen.send("12345")
+    assert "Số điện thoại chưa đúng" in wrong[-1]["text"]
+    summary = await citizen.send("0912 345 678")
+    assert "Người gửi: Nguyễn Thị Lan" in summary[-1]["text"]
+    receipt = await citizen.send(button="submit:send")
+    # Filed after 1/7/2026: 7 working days to accept.
+    assert "NĐ 155/2026/NĐ-CP, Điều 10" in receipt[0]["text"]
+    [item] = await _rows(runtime, Item)
+    [contact] = await _rows(runtime, ItemContact)
+    assert (item.kind, item.anonymous) == ("complaint_first", False)
+    assert (contact.full_name, contact.phone) == ("Nguyễn Thị Lan", "0912345678")
+    assert [c.purpose for c in await _rows(runtime, Consent)] == ["petition_contact"]
+
+
+async def test_a_denunciation_is_told_its_identity_is_protected_and_anonymous_ones_are_information(runtime, citizen):
+    await _describe(citizen, "denunciation", "public_order", "Cán bộ X nhận tiền để bỏ qua vi phạm xây dựng ở ngõ 5.")
+    consent = await citizen.send(button="location:skip")
+    assert any("giữ bí mật" in m["text"] for m in consent)
+    anonymous = await citizen.send(button="consent:anonymous")
+    assert any("không được thụ lý như một tố cáo chính thức" in m["text"] for m in anonymous)
+    assert "Thông tin tố cáo ẩn danh" in anonymous[-1]["text"]
+    await citizen.send(button="submit:send")
+    [item] = await _rows(runtime, Item)
+    assert item.kind == "information" and item.anonymous
+
+
+async def test_the_same_text_twice_within_minutes_asks_before_filing_again(runtime, citizen):
+    for attempt in range(2):
+        await _describe(citizen, "feedback")
+        await citizen.send(button="location:skip")
+        await citizen.send(button="consent:anonymous")
+        replies = await citizen.send(button="submit:send")
+    assert "giống hệt" in replies[-1]["text"]
+    assert len(await _rows(runtime, Item)) == 1
+    again = await citizen.send(button="submit:force")
+    assert again[0]["text"].startswith("✅ Đã tiếp nhận")
+    assert len(await _rows(runtime, Item)) == 2
+
+
+async def test_track_list_detail_lookup_and_withdraw(runtime, citizen):
+    await _describe(citizen, "feedback")
+    await citizen.send(button="location:skip")
+    await citizen.send(button="consent:anonymous")
+    await citizen.send(button="submit:send")
+    [item] = await _rows(runtime, Item)
+    listing = await citizen.send(button="menu:track")
+    assert "Hồ sơ của bạn (1)" in listing[-1]["text"]
+    detail = await citizen.send(button=f"item:{item.id}")
+    assert "Trạng thái: đã tiếp nhận" in detail[-1]["text"] and "Tiếp nhận hồ sơ" in detail[-1]["text"]
+    assert "Hạn tiếp theo: Cập nhật tình hình cho bạn" in detail[-1]["text"]  # 7 working days, before intake's 10
+    typed = await citizen.send(item.tracking_code.lower().replace("-", " "))
+    assert item.tracking_code in typed[-1]["text"]
+    confirm = await citizen.send(button="track:withdraw")
+    assert "Bạn có chắc muốn rút" in confirm[-1]["text"]
+    done = await citizen.send(button="track:withdraw_yes")
+    assert done[0]["text"] == f"Đã rút hồ sơ {item.tracking_code}."
+    assert "Trạng thái: đã rút" in done[-1]["text"] and "↩️ Rút đơn" not in buttons(done[-1])
+    [item] = await _rows(runtime, Item)
+    assert item.status == "withdrawn"
+    assert all(d.done_at is not None for d in await _rows(runtime, ItemDeadline))
+
+
+async def test_a_citizen_cannot_see_anothers_item(runtime, citizen):
+    await _describe(citizen, "feedback")
+    await citizen.send(button="location:skip")
+    await citizen.send(button="consent:anonymous")
+    await citizen.send(button="submit:send")
+    [item] = await _rows(runtime, Item)
+    async with TestClient(TestServer(runtime.web_app)) as client:
+        other = Browser(client)
+        await other.send("/start")
+        await other.send(button="lang:vi")
+        await other.send("hoan kiem")
+        await other.send(button="commune:70")
+        await other.send(button="menu:track")
+        typed = await other.send(item.tracking_code)
+        assert "Không tìm thấy hồ sơ" in typed[0]["text"]
+        forged = await other.send(button=f"item:{item.id}")
+        assert "Nút này đã cũ" in forged[0]["text"]
