@@ -13,9 +13,12 @@ import logging
 from dataclasses import dataclass
 from enum import Enum
 
-from bot.domain.dialog import Conversation, Incoming, Reply
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.domain.dialog import Button, Conversation, Incoming, Reply
 from bot.settings import Settings
-from handlers import menu, publications, start, submit, track  # noqa: F401  (flows register themselves)
+from bot.texts import t
+from handlers import menu, privacy, publications, start, submit, track  # noqa: F401  (flows register themselves)
 from handlers.core import FLOWS, FlowContext
 from storage.uow import UnitOfWorkFactory
 
@@ -34,6 +37,31 @@ class Result:
 
 
 async def handle_incoming(incoming: Incoming, uows: UnitOfWorkFactory, settings: Settings) -> Result:
+    """Process one delivery. Database errors propagate (the adapter asks the user to retry); any
+    other failure inside a flow is answered politely and the conversation stays where it was."""
+    try:
+        return await _process(incoming, uows, settings)
+    except SQLAlchemyError:
+        raise
+    except Exception:
+        log.exception("flow failed channel=%s update=%s", incoming.channel, incoming.update_key)
+        return await _apologise(incoming, uows, settings)
+
+
+async def _apologise(incoming: Incoming, uows: UnitOfWorkFactory, settings: Settings) -> Result:
+    async with uows() as uow:
+        if not await uow.inbound.first_delivery(incoming.channel, incoming.update_key):
+            return Result(Outcome.duplicate, [])
+        user = await uow.users.get_or_create(incoming.channel, incoming.user_id, incoming.chat_id,
+                                             language=settings.default_language.value)
+        reply = Reply(t(user.language, "error.internal"), ((Button(t(user.language, "menu.back"), "g:menu"),),))
+        await uow.outbox.enqueue(incoming.channel, incoming.chat_id, reply,
+                                 dedupe_key=f"reply:{incoming.channel}:{incoming.update_key}:error")
+        await uow.commit()
+        return Result(Outcome.handled, [reply], user.id)
+
+
+async def _process(incoming: Incoming, uows: UnitOfWorkFactory, settings: Settings) -> Result:
     async with uows() as uow:
         if not await uow.inbound.first_delivery(incoming.channel, incoming.update_key):
             log.info("ignored redelivery channel=%s update=%s", incoming.channel, incoming.update_key)
@@ -100,6 +128,8 @@ async def _on_command(ctx: FlowContext, command: str) -> None:
     elif command == "help":
         await FLOWS["menu"].show_help(ctx)
         await _reprompt(ctx)
+    elif command == "privacy":
+        await ctx.goto("privacy", "show")
     elif command == "cancel":
         ctx.say("cancelled")
         await ctx.goto("menu", "main")

@@ -174,3 +174,31 @@ async def test_a_citizen_cannot_see_anothers_item(runtime, citizen):
         assert "Không tìm thấy hồ sơ" in typed[0]["text"]
         forged = await other.send(button=f"item:{item.id}")
         assert "Nút này đã cũ" in forged[0]["text"]
+
+
+async def test_privacy_shows_stored_data_and_erases_it_keeping_the_item(runtime, citizen):
+    await _describe(citizen, "complaint_first", "land", "Tôi khiếu nại quyết định xử phạt số 15/QĐ-XPHC vì sai đối tượng.")
+    await citizen.send(button="location:skip")
+    await citizen.send(button="consent:yes")
+    await citizen.send("Nguyễn Thị Lan")
+    await citizen.send("Số 3 Hàng Bạc, tổ 5")
+    await citizen.send("0912345678")
+    await citizen.send(button="submit:send")
+    shown = await citizen.send("/privacy")
+    assert "Nguyễn Thị Lan, Số 3 Hàng Bạc, tổ 5, 0912345678" in shown[-1]["text"]
+    assert "Số hồ sơ đã gửi: 1" in shown[-1]["text"]
+    confirm = await citizen.send(button="privacy:erase")
+    assert "vẫn được giữ" in confirm[-1]["text"]
+    erased = await citizen.send(button="privacy:erase_yes")
+    assert "Đã xoá dữ liệu cá nhân" in erased[-1]["text"]
+    assert await _rows(runtime, ItemContact) == []
+    [item] = await _rows(runtime, Item)
+    assert item.citizen_id is None and item.status == "received"
+    assert all(c.withdrawn_at is not None for c in await _rows(runtime, Consent))
+    again = await citizen.send("/start")
+    assert "Xin chào" in again[-1]["text"]  # a stranger again: nothing remembered
+    await citizen.send(button="lang:vi")
+    await citizen.send("hoan kiem")
+    await citizen.send(button="commune:70")
+    listing = await citizen.send(button="menu:track")
+    assert "Bạn chưa gửi hồ sơ nào" in listing[-1]["text"]

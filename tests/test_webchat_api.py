@@ -220,3 +220,20 @@ async def test_database_down_gets_try_again_shortly(runtime, browser, monkeypatc
     monkeypatch.setattr("bot.channels.web.handle_incoming", broken)
     data = await browser.send("/start", status=503)
     assert "thử lại" in data["error"]
+
+
+async def test_a_bug_in_a_flow_gets_a_polite_answer_and_the_conversation_survives(browser, monkeypatch):
+    from handlers.core import FLOWS
+
+    await browser.send("/start")
+    await browser.send(button="lang:vi")
+
+    async def broken(ctx):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(FLOWS["start"], "handle", broken)
+    replies = await browser.send("hoan kiem")
+    assert replies[0]["text"].startswith("Xin lỗi, đã có lỗi")
+    monkeypatch.undo()
+    found = await browser.send("hoan kiem")
+    assert "Phường Hoàn Kiếm, Thành phố Hà Nội" in buttons(found[-1])

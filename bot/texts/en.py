@@ -26,7 +26,7 @@ TEXTS = {
     "help.text": "tiepdan lets you send feedback, proposals, complaints and denunciations to your commune or ward "
                  "People's Committee and follow them; see the citizen reception schedule, public disclosures "
                  "and project progress.\n\nCommands:\n/start — start again\n/menu — main menu\n"
-                 "/cancel — cancel what you are doing\n/help — help\n\n"
+                 "/cancel — cancel what you are doing\n/privacy — see or erase your data\n/help — help\n\n"
                  "Your personal data is only collected with your consent.",
     "cancelled": "Cancelled. You can choose something else.",
     "error.empty": "The message is empty. Type something or choose a button below.",
@@ -36,6 +36,7 @@ TEXTS = {
     "error.expired_button": "That button is old or no longer valid. Here is where you are:",
     "error.use_buttons": "Please choose one of the buttons below.",
     "error.temporary": "The system is busy, please try again in a few minutes. Nothing was lost — just send it again.",
+    "error.internal": "Sorry, something went wrong with that message. Nothing was lost; please try again or go back to the menu.",
     "error.rate_limited": "You are sending too fast. Please wait a few seconds.",
     "error.commune_needed": "Please choose your commune or ward first.",
     "schedule.title": "📅 Citizen reception schedule — {commune}",
@@ -167,4 +168,19 @@ TEXTS = {
     "status.withdrawn": "withdrawn",
     "event.submit": "Item received",
     "event.withdraw": "You withdrew it",
+    "privacy.title": "🔒 What the system stores about you:",
+    "privacy.language": "• Language: {name}",
+    "privacy.commune": "• Commune/ward: {commune}",
+    "privacy.channels": "• Channels: {channels}",
+    "privacy.items": "• Items sent: {count}",
+    "privacy.contact": "• Item {code}: {name}, {address}, {phone}",
+    "privacy.no_contact": "• You have not given a name, address or phone number.",
+    "privacy.subscriptions": "• Subscriptions: {count}",
+    "privacy.logs": "System logs never record your messages or personal data.",
+    "privacy.erase": "🗑️ Erase my personal data",
+    "privacy.confirm": "Erase your name, address, phone, chat history and subscriptions? The items you sent are "
+                       "kept so they can be handled, but no longer linked to you, so you cannot follow them any more.",
+    "privacy.erase_yes": "🗑️ Yes, erase",
+    "privacy.erase_no": "No",
+    "privacy.erased": "Your personal data has been erased. Type /start to use the service again.",
 }

@@ -25,7 +25,7 @@ TEXTS = {
     "settings.commune": "🏘️ Đổi xã, phường",
     "help.text": "tiepdan giúp bạn gửi phản ánh, kiến nghị, khiếu nại, tố cáo tới UBND xã, phường và theo dõi kết quả; "
                  "xem lịch tiếp công dân, thông tin công khai và tiến độ dự án.\n\n"
-                 "Các lệnh:\n/start — bắt đầu lại\n/menu — menu chính\n/cancel — huỷ thao tác đang làm\n/help — hướng dẫn\n\n"
+                 "Các lệnh:\n/start — bắt đầu lại\n/menu — menu chính\n/cancel — huỷ thao tác đang làm\n/privacy — xem, xoá dữ liệu cá nhân\n/help — hướng dẫn\n\n"
                  "Thông tin cá nhân của bạn chỉ được thu thập khi bạn đồng ý.",
     "cancelled": "Đã huỷ. Bạn có thể chọn việc khác.",
     "error.empty": "Tin nhắn trống. Hãy gõ nội dung hoặc chọn một nút bên dưới.",
@@ -35,6 +35,7 @@ TEXTS = {
     "error.expired_button": "Nút này đã cũ hoặc không còn hiệu lực. Đây là bước hiện tại của bạn:",
     "error.use_buttons": "Hãy chọn một trong các nút bên dưới.",
     "error.temporary": "Hệ thống đang bận, vui lòng thử lại sau ít phút. Tin nhắn của bạn chưa bị mất — hãy gửi lại.",
+    "error.internal": "Xin lỗi, đã có lỗi khi xử lý tin nhắn này. Dữ liệu của bạn không bị mất; hãy thử lại hoặc về menu chính.",
     "error.rate_limited": "Bạn gửi nhanh quá. Vui lòng chờ vài giây rồi gửi tiếp.",
     "error.commune_needed": "Hãy chọn xã, phường của bạn trước.",
     "schedule.title": "📅 Lịch tiếp công dân — {commune}",
@@ -167,4 +168,20 @@ TEXTS = {
     "status.withdrawn": "đã rút",
     "event.submit": "Tiếp nhận hồ sơ",
     "event.withdraw": "Bạn rút đơn",
+    "privacy.title": "🔒 Dữ liệu của bạn mà hệ thống đang lưu:",
+    "privacy.language": "• Ngôn ngữ: {name}",
+    "privacy.commune": "• Xã, phường: {commune}",
+    "privacy.channels": "• Kênh liên lạc: {channels}",
+    "privacy.items": "• Số hồ sơ đã gửi: {count}",
+    "privacy.contact": "• Hồ sơ {code}: {name}, {address}, {phone}",
+    "privacy.no_contact": "• Bạn chưa cung cấp họ tên, địa chỉ hay số điện thoại.",
+    "privacy.subscriptions": "• Đăng ký nhận tin: {count}",
+    "privacy.logs": "Nhật ký hệ thống không ghi nội dung tin nhắn hay thông tin cá nhân của bạn.",
+    "privacy.erase": "🗑️ Xoá dữ liệu cá nhân",
+    "privacy.confirm": "Xoá họ tên, địa chỉ, số điện thoại, lịch sử trò chuyện và các đăng ký của bạn? "
+                       "Các hồ sơ đã gửi vẫn được giữ để giải quyết nhưng không còn gắn với bạn, "
+                       "nên bạn sẽ không theo dõi được chúng nữa.",
+    "privacy.erase_yes": "🗑️ Có, xoá",
+    "privacy.erase_no": "Không",
+    "privacy.erased": "Đã xoá dữ liệu cá nhân của bạn. Gõ /start nếu muốn dùng lại.",
 }

@@ -1,0 +1,71 @@
+"""What tiepdan stores about a citizen, and erasing it (Law 91/2025/QH15 on personal data protection).
+
+Erasing removes the contact details given with items, withdraws the consents, forgets the chat
+identities, conversation and chat history, and detaches the items: the items themselves stay (the
+commune must keep its petition records) but no longer point to anyone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select, update
+
+from storage.models import (
+    ChannelIdentity,
+    Consent,
+    ConversationState,
+    Item,
+    ItemContact,
+    OutboxMessage,
+    Subscription,
+    utcnow,
+)
+
+
+@dataclass
+class PersonalData:
+    language: str
+    commune_code: int | None
+    channels: list[str]
+    items: int
+    contacts: list[tuple[str, str | None, str | None, str | None]]  # (tracking code, name, address, phone)
+    consents: list[str]
+    subscriptions: int
+
+
+async def personal_data(uow, user) -> PersonalData:
+    session = uow.session
+    channels = (await session.execute(select(ChannelIdentity.channel).where(ChannelIdentity.user_id == user.id))).scalars()
+    items = (await session.execute(select(func.count(Item.id)).where(Item.citizen_id == user.id))).scalar_one()
+    contacts = (await session.execute(
+        select(Item.tracking_code, ItemContact.full_name, ItemContact.address, ItemContact.phone)
+        .join(ItemContact, ItemContact.item_id == Item.id).where(Item.citizen_id == user.id).order_by(Item.id))).all()
+    consents = (await session.execute(select(Consent.purpose).where(
+        Consent.user_id == user.id, Consent.withdrawn_at.is_(None)).distinct())).scalars()
+    subscriptions = (await session.execute(
+        select(func.count(Subscription.id)).where(Subscription.user_id == user.id))).scalar_one()
+    return PersonalData(user.language, user.commune_code, sorted(set(channels)), items,
+                        [tuple(row) for row in contacts], list(consents), subscriptions)
+
+
+async def erase_personal_data(uow, user) -> None:
+    session = uow.session
+    item_ids = select(Item.id).where(Item.citizen_id == user.id).scalar_subquery()
+    await session.execute(delete(ItemContact).where(ItemContact.item_id.in_(item_ids)))
+    await session.execute(update(Item).where(Item.citizen_id == user.id)
+                          .values(citizen_id=None, chat_id=None, anonymous=True))
+    await session.execute(update(Consent).where(Consent.user_id == user.id, Consent.withdrawn_at.is_(None))
+                          .values(withdrawn_at=utcnow()))
+    await session.execute(delete(Subscription).where(Subscription.user_id == user.id))
+    identities = (await session.execute(select(ChannelIdentity.channel, ChannelIdentity.last_chat_id)
+                                        .where(ChannelIdentity.user_id == user.id))).all()
+    for channel, chat_id in identities:
+        if chat_id:
+            await session.execute(delete(OutboxMessage).where(
+                OutboxMessage.channel == channel, OutboxMessage.chat_id == chat_id, OutboxMessage.status == "sent"))
+            await session.execute(delete(ConversationState).where(
+                ConversationState.channel == channel, ConversationState.chat_id == chat_id))
+    await session.execute(delete(ChannelIdentity).where(ChannelIdentity.user_id == user.id))
+    user.display_name = None
+    user.commune_code = None
