@@ -1,5 +1,13 @@
-"""Communes, wards and provinces from the ``vietnam-provinces`` package (34 provinces, 3,321 communes
-since 1 July 2025), with a search that forgives missing diacritics: "hoan kiem" finds "Phường Hoàn Kiếm"."""
+"""Communes, wards and special zones (3,321 since 1 July 2025) and their 34 provinces, from the
+``vietnam-provinces`` package, with a search that forgives what people type on a phone:
+
+- no diacritics, any case ("hoan kiem", "HOÀN KIẾM" find "Phường Hoàn Kiếm"; "đ" is "d");
+- with or without "Phường", "Xã", "Đặc khu" (or "P.", "X.");
+- a province at the end narrows it down ("hoan kiem ha noi", "tan phu dong nai").
+
+Exact names rank first, then names starting with the query, then names with a word starting with
+it, then any other name containing it. The index is built once, on first use.
+"""
 
 from __future__ import annotations
 
@@ -9,15 +17,16 @@ from functools import lru_cache
 
 from vietnam_provinces import Province, Ward
 
-PREFIXES = ("phuong ", "xa ", "dac khu ", "thi tran ")
+COMMUNE_PREFIXES = ("phuong ", "xa ", "dac khu ", "p ", "x ")
 PROVINCE_PREFIXES = ("thanh pho ", "tinh ")
+EXACT, PREFIX, WORD, SUBSTRING = range(4)
 
 
 @dataclass(frozen=True)
 class Commune:
     code: int
-    name: str
-    province_name: str
+    name: str           # "Phường Hoàn Kiếm"
+    province_name: str  # "Thành phố Hà Nội"
 
     @property
     def label(self) -> str:
@@ -25,10 +34,54 @@ class Commune:
 
 
 def fold(text: str) -> str:
-    """Lower case without diacritics: "Phường Hoàn Kiếm" → "phuong hoan kiem"."""
-    text = text.lower().replace("đ", "d")
-    stripped = "".join(c for c in unicodedata.normalize("NFD", text) if unicodedata.category(c) != "Mn")
-    return " ".join("".join(c if c.isalnum() else " " for c in stripped).split())
+    """Lower case, no diacritics, words separated by single spaces: "Phường Hoàn Kiếm" → "phuong hoan kiem"."""
+    text = unicodedata.normalize("NFD", text.lower().replace("đ", "d"))
+    bare = "".join(ch if ch.isalnum() else " " for ch in text if unicodedata.category(ch) != "Mn")
+    return " ".join(bare.split())
+
+
+def commune_by_code(code: int) -> Commune | None:
+    return _index().by_code.get(int(code))
+
+
+def commune_label(code: int) -> str:
+    """"Phường Hoàn Kiếm, Thành phố Hà Nội"; the bare code if the package does not know it."""
+    commune = commune_by_code(code)
+    return commune.label if commune else str(code)
+
+
+def search_communes(query: str, limit: int = 8) -> list[Commune]:
+    index = _index()
+    wanted = _strip(fold(query), COMMUNE_PREFIXES)
+    if len(wanted) < 2:
+        return []
+    best: dict[int, int] = {}  # position in the index → best rank
+    _match(index, wanted, range(len(index.communes)), best)
+    for province, positions in index.by_province.items():
+        if wanted.endswith(" " + province):
+            rest = wanted[: -len(province) - 1]
+            if rest:
+                _match(index, rest, positions, best)
+    ranked = sorted(best, key=lambda i: (best[i], index.names[i], i))
+    return [index.communes[i] for i in ranked[:limit]]
+
+
+def _match(index: _Index, wanted: str, positions, best: dict[int, int]) -> None:
+    names, word_start = index.names, " " + wanted
+    for i in positions:
+        name = names[i]
+        if wanted not in name:
+            continue
+        if name == wanted:
+            rank = EXACT
+        elif name.startswith(wanted):
+            rank = PREFIX
+        elif word_start in name:
+            rank = WORD
+        else:
+            rank = SUBSTRING
+        if rank < best.get(i, SUBSTRING + 1):
+            best[i] = rank
 
 
 def _strip(text: str, prefixes: tuple[str, ...]) -> str:
@@ -39,60 +92,24 @@ def _strip(text: str, prefixes: tuple[str, ...]) -> str:
 
 
 @dataclass(frozen=True)
-class _Entry:
-    commune: Commune
-    bare: str        # "hoan kiem"
-    province: str    # "ha noi"
+class _Index:
+    communes: tuple[Commune, ...]            # in the package's order (by code)
+    names: tuple[str, ...]                   # folded, without "phuong"/"xa"/"dac khu": "hoan kiem"
+    by_code: dict[int, Commune]
+    by_province: dict[str, tuple[int, ...]]  # "ha noi", "thanh pho ha noi" → positions of its communes
 
 
 @lru_cache(maxsize=1)
-def _index() -> tuple[dict[int, Commune], tuple[_Entry, ...]]:
-    provinces = {int(p.code): p.name for p in Province.iter_all()}
-    by_code: dict[int, Commune] = {}
-    entries = []
-    for ward in Ward.iter_all():
-        province_name = provinces[int(ward.province_code)]
-        commune = Commune(int(ward.code), " ".join(ward.name.split()), province_name)
-        by_code[commune.code] = commune
-        entries.append(_Entry(commune, _strip(fold(ward.name), PREFIXES), _strip(fold(province_name), PROVINCE_PREFIXES)))
-    return by_code, tuple(entries)
-
-
-def commune_by_code(code: int) -> Commune | None:
-    return _index()[0].get(int(code))
-
-
-def commune_label(code: int) -> str:
-    commune = commune_by_code(code)
-    return commune.label if commune else str(code)
-
-
-def search_communes(query: str, limit: int = 8) -> list[Commune]:
-    """Exact name first, then names starting with the query, then names containing it.
-    A trailing province narrows the search: "hoan kiem ha noi"."""
-    folded = _strip(fold(query), PREFIXES)
-    if len(folded) < 2:
-        return []
-    ranked: list[tuple[int, str, Commune]] = []
-    for entry in _index()[1]:
-        rank = _rank(entry, folded)
-        if rank is not None:
-            ranked.append((rank, entry.bare, entry.commune))
-    ranked.sort(key=lambda r: (r[0], r[1], r[2].code))
-    return [commune for _, _, commune in ranked[:limit]]
-
-
-def _rank(entry: _Entry, folded: str) -> int | None:
-    for text, offset in ((folded, 0), *_with_province(entry, folded)):
-        if entry.bare == text:
-            return 0 + offset
-        if entry.bare.startswith(text):
-            return 1 + offset
-        if f" {text}" in f" {entry.bare}":
-            return 2 + offset
-    return None
-
-
-def _with_province(entry: _Entry, folded: str):
-    if folded.endswith(" " + entry.province):
-        yield folded[: -len(entry.province) - 1].strip(), 0
+def _index() -> _Index:
+    province_names = {int(p.code): p.name for p in Province.iter_all()}
+    communes, names, by_province = [], [], {}
+    for position, ward in enumerate(sorted(Ward.iter_all(), key=lambda w: int(w.code))):
+        province_name = province_names[int(ward.province_code)]
+        communes.append(Commune(int(ward.code), " ".join(ward.name.split()), province_name))
+        names.append(_strip(fold(ward.name), COMMUNE_PREFIXES))
+        full = fold(province_name)
+        for key in {full, _strip(full, PROVINCE_PREFIXES)}:
+            by_province.setdefault(key, []).append(position)
+    return _Index(communes=tuple(communes), names=tuple(names),
+                  by_code={c.code: c for c in communes},
+                  by_province={key: tuple(positions) for key, positions in by_province.items()})

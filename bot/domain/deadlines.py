@@ -77,6 +77,7 @@ RULES: tuple[DeadlineRule, ...] = (
     # Phản ánh, kiến nghị. The law sets no resolution limit; the commune's own targets are marked.
     DeadlineRule("feedback.intake", F, Phase.intake, 10, "working_days", Event.received,
                  "Luật Tiếp công dân 2013, Điều 28 khoản 1", effective_from=LUAT_TIEP_CONG_DAN),
+    # The 5 working days are NĐ 20/2008's own text, not an amendment by NĐ 92/2017 as DESIGN.md has it.
     DeadlineRule("feedback.forwarding", F, Phase.forwarding, 5, "working_days", Event.received,
                  "NĐ 20/2008/NĐ-CP, Điều 9 khoản 1 điểm d", effective_from=ND_20_2008),
     DeadlineRule("feedback.resolution.target", F, Phase.resolution, 15, "days", Event.received,
