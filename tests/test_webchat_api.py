@@ -237,3 +237,16 @@ async def test_a_bug_in_a_flow_gets_a_polite_answer_and_the_conversation_survive
     monkeypatch.undo()
     found = await browser.send("hoan kiem")
     assert "Phường Hoàn Kiếm, Thành phố Hà Nội" in buttons(found[-1])
+
+
+async def test_request_errors_speak_the_language_the_citizen_chose(browser):
+    response = await browser.client.post("/api/chat/send", json={"text": "no id"})
+    assert (await response.json())["error"].startswith("Tin nhắn không hợp lệ")
+    await browser.send("/start")
+    await browser.send(button="lang:en")
+    response = await browser.client.post("/api/chat/send", json={"text": "no id"})
+    assert (await response.json())["error"].startswith("That message could not be read")
+    response = await browser.client.post("/api/chat/send", data=b"x" * (70 * 1024))
+    assert response.status == 413 and "too large" in (await response.json())["error"]
+    response = await browser.client.post("/api/chat/send", json={"id": "b1", "text": "/menu", "after": True})
+    assert response.status == 200

@@ -65,12 +65,12 @@ class WebChatSender:
         self.hub.notify(chat_id)
 
 
-def _language(request: web.Request) -> str:
+def _browser_language(request: web.Request) -> str:
     return "en" if request.headers.get("Accept-Language", "").lower().startswith("en") else "vi"
 
 
-def _error(request: web.Request, status: int, key: str, **values) -> web.Response:
-    return web.json_response({"error": t(_language(request), key, **values)}, status=status)
+def _error(language: str, status: int, key: str, **values) -> web.Response:
+    return web.json_response({"error": t(language, key, **values)}, status=status)
 
 
 def _chat_id(request: web.Request) -> str | None:
@@ -110,36 +110,47 @@ class WebChat:
 
     async def send(self, request: web.Request) -> web.StreamResponse:
         chat_id = _chat_id(request) or secrets.token_urlsafe(18)
-        if request.content_length is not None and request.content_length > MAX_BODY:
-            return _error(request, 413, "error.too_long", length=request.content_length, limit=MAX_BODY)
+        too_large = request.content_length is not None and request.content_length > MAX_BODY
+        raw = b"" if too_large else await request.content.read(MAX_BODY + 1)
+        if too_large or len(raw) > MAX_BODY:
+            return _error(await self._language(request, chat_id), 413, "error.request_too_large")
         try:
-            raw = await request.content.read(MAX_BODY + 1)
-            if len(raw) > MAX_BODY:
-                return _error(request, 413, "error.too_long", length=len(raw), limit=MAX_BODY)
             body = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
-            return _error(request, 400, "error.use_buttons")
+            body = None
         incoming = _incoming(body, chat_id)
         if incoming is None:
-            return _error(request, 400, "error.empty")
-        after = body.get("after") if isinstance(body.get("after"), int) else 0
+            return _error(await self._language(request, chat_id), 400, "error.bad_request")
+        after = body.get("after")
+        after = after if isinstance(after, int) and not isinstance(after, bool) else 0
         try:
             await handle_incoming(incoming, self.runtime.uows, self.runtime.settings)
             rows = await self._rows(chat_id, after)
         except (SQLAlchemyError, OSError):
             log.warning("web chat: database unavailable")
-            return _error(request, 503, "error.temporary")
+            return _error(_browser_language(request), 503, "error.temporary")
         return _with_cookie(self._page_of(rows, after), chat_id, request)
+
+    async def _language(self, request: web.Request, chat_id: str) -> str:
+        """The language the citizen chose in the chat; the browser's when unknown or unreachable."""
+        try:
+            async with self.runtime.uows() as uow:
+                user = await uow.users.by_channel_identity(CHANNEL, chat_id)
+        except (SQLAlchemyError, OSError):
+            user = None
+        return user.language if user is not None else _browser_language(request)
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
         chat_id = _chat_id(request)
         if chat_id is None:
-            return web.json_response({"messages": [], "cursor": 0})
+            # A new browser has no history yet; give it its identity so its next poll can wait.
+            response = web.json_response({"messages": [], "cursor": 0})
+            return _with_cookie(response, secrets.token_urlsafe(18), request)
         try:
             after = max(0, int(request.query.get("after", "0")))
             wait = min(MAX_WAIT_SECONDS, max(0.0, float(request.query.get("wait", "0"))))
         except ValueError:
-            return _error(request, 400, "error.use_buttons")
+            return _error(await self._language(request, chat_id), 400, "error.bad_request")
         try:
             rows = await self._rows(chat_id, after)
             deadline = asyncio.get_running_loop().time() + wait
@@ -148,7 +159,7 @@ class WebChat:
                 await self.hub.wait(chat_id, min(remaining, 2.0))
                 rows = await self._rows(chat_id, after)
         except (SQLAlchemyError, OSError):
-            return _error(request, 503, "error.temporary")
+            return _error(_browser_language(request), 503, "error.temporary")
         return self._page_of(rows, after)
 
     async def _rows(self, chat_id: str, after: int) -> list[dict]:

@@ -36,6 +36,8 @@ TEXTS = {
     "error.use_buttons": "Hãy chọn một trong các nút bên dưới.",
     "error.temporary": "Hệ thống đang bận, vui lòng thử lại sau ít phút. Tin nhắn của bạn chưa bị mất — hãy gửi lại.",
     "error.internal": "Xin lỗi, đã có lỗi khi xử lý tin nhắn này. Dữ liệu của bạn không bị mất; hãy thử lại hoặc về menu chính.",
+    "error.request_too_large": "Tin nhắn quá lớn, không gửi được. Hãy gửi ngắn hơn.",
+    "error.bad_request": "Tin nhắn không hợp lệ. Hãy tải lại trang rồi thử lại.",
     "error.rate_limited": "Bạn gửi nhanh quá. Vui lòng chờ vài giây rồi gửi tiếp.",
     "error.commune_needed": "Hãy chọn xã, phường của bạn trước.",
     "schedule.title": "📅 Lịch tiếp công dân — {commune}",
