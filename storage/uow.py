@@ -4,7 +4,7 @@
         ...
         await uow.commit()
 
-Leaving the block without ``commit()`` rolls back.
+Leaving the block without ``commit()`` rolls back; objects loaded inside stay readable.
 """
 
 from __future__ import annotations
@@ -44,11 +44,9 @@ class UnitOfWork:
         return self
 
     async def __aexit__(self, exc_type, exc, tb) -> None:
-        try:
-            if self.session.in_transaction():
-                await self.session.rollback()
-        finally:
-            await self.session.close()
+        # close() rolls back whatever was not committed and detaches the loaded objects without
+        # expiring them, so what a read-only unit of work returns stays readable afterwards.
+        await self.session.close()
 
     async def commit(self) -> None:
         await self.session.commit()
