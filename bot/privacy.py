@@ -18,6 +18,7 @@ from storage.models import (
     Item,
     ItemContact,
     OutboxMessage,
+    ReceptionRegistration,
     Subscription,
     utcnow,
 )
@@ -58,6 +59,7 @@ async def erase_personal_data(uow, user) -> None:
     await session.execute(update(Consent).where(Consent.user_id == user.id, Consent.withdrawn_at.is_(None))
                           .values(withdrawn_at=utcnow()))
     await session.execute(delete(Subscription).where(Subscription.user_id == user.id))
+    await session.execute(delete(ReceptionRegistration).where(ReceptionRegistration.user_id == user.id))
     identities = (await session.execute(select(ChannelIdentity.channel, ChannelIdentity.last_chat_id)
                                         .where(ChannelIdentity.user_id == user.id))).all()
     for channel, chat_id in identities:

@@ -39,7 +39,7 @@ class MenuFlow:
         elif choice == "menu:track":
             await ctx.goto("track", "list", page=0)
         elif choice == "menu:schedule":
-            await ctx.goto("publications", "schedule")
+            await ctx.goto("schedule", "list")
         elif choice == "menu:disclosures":
             await ctx.goto("publications", "disclosures")
         elif choice == "menu:projects":

@@ -140,6 +140,7 @@ class Item(Base):
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     accepted_at: Mapped[datetime | None] = mapped_column(nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    satisfied: Mapped[bool | None] = mapped_column(Boolean, nullable=True)  # the citizen's rating of the answer
     version: Mapped[int] = mapped_column(Integer, default=1)
     __mapper_args__ = {"version_id_col": version}
 
@@ -320,3 +321,17 @@ class CommuneCategory(Base):
     label_en: Mapped[str] = mapped_column(String(100))
     position: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ReceptionRegistration(Base):
+    """A citizen's registration to attend one occurrence of a reception session."""
+
+    __tablename__ = "reception_registrations"
+    __table_args__ = (UniqueConstraint("session_id", "occurs_at", "user_id", name="uq_reception_registrations_user"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("reception_sessions.id"), index=True)
+    occurs_at: Mapped[datetime] = mapped_column()
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    topic: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    cancelled_at: Mapped[datetime | None] = mapped_column(nullable=True)

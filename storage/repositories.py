@@ -314,6 +314,9 @@ class PublicationRepository:
         rows = await self.session.execute(select(Project).where(Project.commune_code == commune_code).order_by(Project.id))
         return list(rows.scalars())
 
+    async def project(self, project_id: int) -> Project | None:
+        return await self.session.get(Project, project_id)
+
     async def project_updates(self, project_id: int) -> list[ProjectUpdate]:
         rows = await self.session.execute(
             select(ProjectUpdate).where(ProjectUpdate.project_id == project_id).order_by(ProjectUpdate.on)

@@ -177,12 +177,15 @@ async def test_demo_content_fills_every_menu(runtime, browser):
     assert "Chủ tịch UBND phường Hoàn Kiếm" in schedule[-1]["text"]
     assert "hằng tuần vào Thứ Năm" in schedule[-1]["text"]
     await browser.send(button="g:menu")
-    disclosures = await browser.send(button="menu:disclosures")
+    await browser.send(button="menu:disclosures")
+    disclosures = await browser.send(button="dcat:*")
     assert "Dự toán ngân sách phường năm 2026" in disclosures[-1]["text"]
     await browser.send(button="g:menu")
     projects = await browser.send(button="menu:projects")
-    assert "Cải tạo vỉa hè, thoát nước phố Hàng Bạc" in projects[-1]["text"]
-    assert "40%" in projects[-1]["text"] and "12.500.000.000 đồng" in projects[-1]["text"]
+    [(label, value)] = [(k, v) for k, v in buttons(projects[-1]).items() if v.startswith("project:")]
+    assert label == "Cải tạo vỉa hè, thoát nước phố Hàng Bạc — 40%"
+    project = await browser.send(button=value)
+    assert "12.500.000.000 đồng" in project[-1]["text"]
 
 
 async def test_malformed_requests_get_a_json_error(browser):

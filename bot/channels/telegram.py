@@ -77,7 +77,8 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
         parts.append(text[:cut])
         text = text[cut:].lstrip("\n")
     parts.append(text)
-    return parts
+    # Trailing line breaks after a cut leave an empty part, which Telegram refuses ("message text is empty").
+    return [part for part in parts if part.strip()] or parts[:1]
 
 
 class TelegramSender:
@@ -172,8 +173,9 @@ class TelegramChannel:
             return web.Response(status=401)
         try:
             data = json.loads(await request.text())
-            update = Update.de_json(data, self.application.bot)
-        except (ValueError, TypeError, KeyError):
+            # Telegram posts one JSON object; a list, a string or null is not an update.
+            update = Update.de_json(data, self.application.bot) if isinstance(data, dict) else None
+        except (ValueError, TypeError, KeyError, AttributeError):  # AttributeError: a field of the wrong type
             return web.Response(status=400)
         if update is None:
             return web.Response(status=400)
