@@ -10,6 +10,8 @@ MAIN_ENTRIES = (
     ("menu.schedule", "menu:schedule"),
     ("menu.disclosures", "menu:disclosures"),
     ("menu.projects", "menu:projects"),
+    ("menu.consultations", "menu:consultations"),
+    ("menu.statistics", "menu:statistics"),
     ("menu.settings", "menu:settings"),
     ("menu.help", "g:help"),
 )
@@ -44,6 +46,10 @@ class MenuFlow:
             await ctx.goto("publications", "disclosures")
         elif choice == "menu:projects":
             await ctx.goto("publications", "projects")
+        elif choice == "menu:consultations":
+            await ctx.goto("consultations", "list")
+        elif choice == "menu:statistics":
+            await ctx.goto("statistics", "show")
         elif choice == "menu:settings":
             await ctx.goto("menu", "settings")
         elif choice == "settings:language":

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.domain.dialog import Button, Conversation, Incoming, Reply
 from bot.settings import Settings
 from bot.texts import t
-from handlers import menu, privacy, publications, schedules, start, submit, track  # noqa: F401  (flows register themselves)
+from handlers import consultations, menu, privacy, publications, schedules, start, statistics, submit, track  # noqa: F401  (flows register themselves)
 from handlers.core import FLOWS, FlowContext
 from storage.uow import UnitOfWorkFactory
 

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from bot.settings import Settings
 from storage.models import (
+    Consultation,
     Disclosure,
     Project,
     ProjectUpdate,
@@ -95,5 +96,12 @@ async def seed_demo(uows: UnitOfWorkFactory, settings: Settings, commune_code: i
             ProjectUpdate(project_id=project.id, on=today - timedelta(days=14), progress_percent=40,
                           note="Hoàn thành lát vỉa hè đoạn từ Hàng Đào đến Đinh Liệt"),
         ])
+        # Consultations run at least 20 days (Luật Thực hiện dân chủ ở cơ sở 2022, Điều 28).
+        session.add(Consultation(
+            commune_code=commune_code, title="Phương án bố trí chỗ để xe máy trên phố Hàng Bạc",
+            body="UBND phường lấy ý kiến người dân về việc dành một làn vỉa hè phía số chẵn làm chỗ để xe máy "
+                 "có thu phí theo giờ, từ 7:00 đến 22:00, sau khi hoàn thành cải tạo vỉa hè.",
+            options=["Đồng ý", "Không đồng ý", "Đồng ý nếu miễn phí cho người dân trong phố"],
+            opens_at=at(today - timedelta(days=2), 8), closes_at=at(today + timedelta(days=23), 17)))
         await uow.commit()
     return True
