@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.domain.dialog import Button, Conversation, Incoming, Reply
 from bot.settings import Settings
-from bot.texts import t
+from bot.texts import has, t
 from handlers import consultations, menu, privacy, publications, schedules, start, statistics, submit, track  # noqa: F401  (flows register themselves)
 from handlers.core import FLOWS, FlowContext
 from storage.uow import UnitOfWorkFactory
@@ -99,7 +99,8 @@ async def _route(ctx: FlowContext, *, is_new: bool) -> None:
         await ctx.goto("start", "language")
         return
     if incoming.unsupported:
-        ctx.say("error.unsupported", what=incoming.unsupported)
+        kind = f"media.{incoming.unsupported}"
+        ctx.say("error.unsupported", what=ctx.text(kind if has(kind) else "media.other"))
         await _reprompt(ctx)
         return
     if incoming.button is not None:

@@ -22,11 +22,13 @@ log = logging.getLogger(__name__)
 
 
 class DeliveryRetry(Exception):
-    """The platform could not take the message now; try again (after ``after`` seconds if it said)."""
+    """The platform could not take the message now; try again (after ``after`` seconds if it said).
+    ``parts_sent`` counts the parts of a split message that did get through, so they are not resent."""
 
-    def __init__(self, reason: str, after: float | None = None):
+    def __init__(self, reason: str, after: float | None = None, parts_sent: int = 0):
         super().__init__(reason)
         self.after = after
+        self.parts_sent = parts_sent
 
 
 class DeliveryRefused(Exception):
@@ -36,7 +38,8 @@ class DeliveryRefused(Exception):
 class Sender(Protocol):
     channel: str
 
-    async def send(self, chat_id: str, reply: Reply) -> None: ...
+    async def send(self, chat_id: str, reply: Reply, parts_sent: int = 0) -> None:
+        """Deliver ``reply``, skipping the first ``parts_sent`` parts already delivered earlier."""
 
 
 def backoff(attempt: int) -> float:
@@ -97,7 +100,7 @@ class OutboxDispatcher:
     async def drain_once(self) -> int:
         async with self.uows() as uow:
             rows = await uow.outbox.claim_due(self.batch_size, self.lease, self.senders.keys())
-            claimed = [(row.id, row.channel, row.chat_id, row.payload, row.attempts) for row in rows]
+            claimed = [(row.id, row.channel, row.chat_id, row.payload, row.attempts, row.parts_sent) for row in rows]
             await uow.commit()
         if not claimed:
             return 0
@@ -109,17 +112,17 @@ class OutboxDispatcher:
 
     async def _send_chat(self, entries: list) -> None:
         async with self._parallel:
-            for position, (message_id, channel, chat_id, payload, attempts) in enumerate(entries):
-                outcome = await self._send_one(channel, chat_id, payload, attempts)
+            for position, (message_id, channel, chat_id, payload, attempts, parts_sent) in enumerate(entries):
+                outcome = await self._send_one(channel, chat_id, payload, parts_sent)
                 await self._record(message_id, attempts, outcome)
                 if outcome is not None:
                     # Keep the chat's order: later messages wait for this one.
                     await self._postpone([e[0] for e in entries[position + 1:]])
                     return
 
-    async def _send_one(self, channel: str, chat_id: str, payload: dict, attempts: int):
+    async def _send_one(self, channel: str, chat_id: str, payload: dict, parts_sent: int):
         try:
-            await self.senders[channel].send(chat_id, Reply.from_payload(payload))
+            await self.senders[channel].send(chat_id, Reply.from_payload(payload), parts_sent)
         except (DeliveryRetry, DeliveryRefused) as exc:
             return exc
         except Exception as exc:  # unknown failure: retry with back-off, keep the reason
@@ -136,11 +139,12 @@ class OutboxDispatcher:
             elif outcome.after is not None:
                 # Rate limited: not the message's fault, so it does not use up an attempt.
                 await uow.outbox.mark_retry(message_id, utcnow() + timedelta(seconds=outcome.after), str(outcome),
-                                            count_attempt=False)
+                                            count_attempt=False, parts_sent=outcome.parts_sent or None)
             elif attempts >= self.max_attempts:
                 await uow.outbox.mark_failed(message_id, f"gave up after {attempts} attempts: {outcome}")
             else:
-                await uow.outbox.mark_retry(message_id, utcnow() + timedelta(seconds=backoff(attempts)), str(outcome))
+                await uow.outbox.mark_retry(message_id, utcnow() + timedelta(seconds=backoff(attempts)), str(outcome),
+                                            parts_sent=outcome.parts_sent or None)
             await uow.commit()
 
     async def _postpone(self, message_ids: list[int]) -> None:

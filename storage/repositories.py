@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.domain.dialog import Conversation, Reply
 from storage.models import (
@@ -145,15 +146,22 @@ class OutboxRepository:
         """Claim due rows for sending: pending ones and ones whose sender died mid-lease.
 
         On PostgreSQL rows are taken with FOR UPDATE SKIP LOCKED, so several dispatchers never take
-        the same row; the lease makes a crashed sender's rows due again.
+        the same row; the lease makes a crashed sender's rows due again. A row waits while an earlier
+        message to the same chat is still waiting (a retry, another dispatcher's lease), so a chat's
+        messages never overtake each other.
         """
         now = utcnow()
+        earlier = aliased(OutboxMessage)
+        earlier_waiting = exists().where(
+            earlier.channel == OutboxMessage.channel, earlier.chat_id == OutboxMessage.chat_id,
+            earlier.id < OutboxMessage.id, earlier.status.in_(("pending", "sending")), earlier.next_attempt_at > now)
         query = (
             select(OutboxMessage)
             .where(
                 OutboxMessage.channel.in_(list(channels)),
                 OutboxMessage.status.in_(("pending", "sending")),
                 OutboxMessage.next_attempt_at <= now,
+                ~earlier_waiting,
             )
             .order_by(OutboxMessage.id)
             .limit(limit)
@@ -173,8 +181,11 @@ class OutboxRepository:
             .values(status="sent", sent_at=utcnow(), last_error=None)
         )
 
-    async def mark_retry(self, message_id: int, at: datetime, error: str | None, *, count_attempt=True) -> None:
+    async def mark_retry(self, message_id: int, at: datetime, error: str | None, *, count_attempt=True,
+                         parts_sent: int | None = None) -> None:
         values: dict[str, Any] = {"status": "pending", "next_attempt_at": at}
+        if parts_sent is not None:
+            values["parts_sent"] = parts_sent
         if error is not None:
             values["last_error"] = error[:1000]
         if not count_attempt:

@@ -284,8 +284,6 @@ async def test_flood_control_delays_the_message_by_what_telegram_asked_and_sends
     assert bot.keyboard() == LANGUAGE_BUTTONS
 
 
-@pytest.mark.xfail(strict=True, reason="scheduler/outbox.py: later messages are postponed 1 s, less than the "
-                                       "retry_after of the message before them, so they overtake it")
 async def test_messages_keep_their_order_while_waiting_out_flood_control(bot):
     await bot.say("/start")
     bot.api.fail_next("sendMessage", status=429, retry_after=3)
@@ -351,8 +349,6 @@ async def test_a_message_telegram_keeps_refusing_is_given_up_after_the_configure
     assert len(bot.api.failed) == 2 and bot.api.sent() == []
 
 
-@pytest.mark.xfail(strict=True, reason="TelegramSender resends every part of a split reply when a later part "
-                                       "fails; the outbox does not remember which parts were delivered")
 async def test_a_long_reply_interrupted_by_flood_control_is_not_sent_twice(bot):
     long_text = "\n".join(f"Dòng {n}: thông tin công khai" + "." * 60 for n in range(80))
     async with bot.runtime.uows() as uow:
@@ -374,9 +370,9 @@ BAD_INPUT = {
     "4001 characters": (lambda n: text_update(n, CHAT, "ạ" * 4001),
                         "Tin nhắn quá dài (4001 ký tự). Vui lòng gửi tối đa 4000 ký tự mỗi lần."),
     "sticker": (lambda n: sticker_update(n, CHAT),
-                "Xin lỗi, tôi chưa nhận được loại tin nhắn này (sticker). Hãy gửi chữ, ảnh hoặc vị trí."),
+                "Xin lỗi, tôi chưa nhận được loại tin nhắn này (nhãn dán). Hãy gửi chữ, ảnh hoặc vị trí."),
     "voice": (lambda n: voice_update(n, CHAT),
-              "Xin lỗi, tôi chưa nhận được loại tin nhắn này (voice). Hãy gửi chữ, ảnh hoặc vị trí."),
+              "Xin lỗi, tôi chưa nhận được loại tin nhắn này (tin nhắn thoại). Hãy gửi chữ, ảnh hoặc vị trí."),
     "unknown command": (lambda n: text_update(n, CHAT, "/foo"), "Không có lệnh «/foo». Gõ /help để xem các lệnh."),
     "forged button": (lambda n: button_update(n, CHAT, "menu:../../x"), STALE_BUTTON),
     "button not on this step": (lambda n: button_update(n, CHAT, "commune:70"), STALE_BUTTON),

@@ -87,24 +87,32 @@ class TelegramSender:
     def __init__(self, bot):
         self.bot = bot
 
-    async def send(self, chat_id: str, reply: Reply) -> None:
+    async def send(self, chat_id: str, reply: Reply, parts_sent: int = 0) -> None:
+        """Photos first, then the text in parts; the keyboard rides on the last part. Parts already
+        delivered by an earlier attempt are skipped, and a failure says how many got through."""
+        chat = int(chat_id)
+        parts = split_text(reply.text)
+        steps = [("photo", photo, None) for photo in reply.photos] + [
+            ("text", part, keyboard(reply) if index == len(parts) - 1 else None) for index, part in enumerate(parts)]
+        delivered = parts_sent
         try:
-            for photo in reply.photos:
-                await self.bot.send_photo(chat_id=int(chat_id), photo=photo)
-            parts = split_text(reply.text)
-            for index, part in enumerate(parts):
-                markup = keyboard(reply) if index == len(parts) - 1 else None
-                await self.bot.send_message(chat_id=int(chat_id), text=part, reply_markup=markup)
+            for kind, content, markup in steps[parts_sent:]:
+                if kind == "photo":
+                    await self.bot.send_photo(chat_id=chat, photo=content)
+                else:
+                    await self.bot.send_message(chat_id=chat, text=content, reply_markup=markup)
+                delivered += 1
         except RetryAfter as exc:
             after = exc.retry_after
             seconds = after.total_seconds() if isinstance(after, timedelta) else float(after)
-            raise DeliveryRetry(f"telegram flood control: retry after {seconds}s", after=seconds) from exc
+            raise DeliveryRetry(f"telegram flood control: retry after {seconds}s", after=seconds,
+                                parts_sent=delivered) from exc
         except Forbidden as exc:
             raise DeliveryRefused(f"telegram refused: {exc.message}") from exc
         except BadRequest as exc:
             raise DeliveryRefused(f"telegram bad request: {exc.message}") from exc
         except (NetworkError, TelegramError) as exc:
-            raise DeliveryRetry(f"telegram error: {exc}") from exc
+            raise DeliveryRetry(f"telegram error: {exc}", parts_sent=delivered) from exc
 
 
 class TelegramChannel:

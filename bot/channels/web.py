@@ -61,7 +61,7 @@ class WebChatSender:
     def __init__(self, hub: WebChatHub):
         self.hub = hub
 
-    async def send(self, chat_id: str, reply: Reply) -> None:
+    async def send(self, chat_id: str, reply: Reply, parts_sent: int = 0) -> None:
         self.hub.notify(chat_id)
 
 
