@@ -13,11 +13,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.categories import DEFAULT_CATEGORIES, Category
-from bot.domain.deadlines import NoRule, deadline_for
+from bot.domain.deadlines import NoRule, complaint_filing_window_ends, deadline_for
+from bot.domain.dialog import Button, Reply
 from bot.domain.kinds import ItemKind, Phase
 from bot.domain.routing import RoutingRule, route
 from bot.domain.tracking import new_tracking_code
-from bot.domain.workflow import Action, ItemStatus, transition
+from bot.domain.workflow import OPEN, Action, ItemStatus, transition
+from bot.texts import t
 from storage.models import CommuneCategory, Consent, Item, ItemContact, ItemDeadline, ItemEvent, utcnow
 
 # What is due from the day of receipt; later phases (resolution of complaints and denunciations)
@@ -116,15 +118,97 @@ async def _unused_code(uow) -> str:
             return code
 
 
+async def move(uow, item: Item, action: Action, *, actor_id: int | None, note: str | None = None,
+               data: dict | None = None, notify: bool = True) -> ItemEvent:
+    """One step of the workflow: the transition (an illegal one raises IllegalTransition), its audit
+    event, and — unless the citizen is the one acting — a message to the citizen on the channel they
+    used, written to the outbox in the same transaction."""
+    new_status = transition(ItemStatus(item.status), action, ItemKind(item.kind))
+    event = ItemEvent(item_id=item.id, actor_id=actor_id, action=action.value, from_status=item.status,
+                      to_status=new_status.value, note=note, data=data or {})
+    uow.items.record(event)
+    item.status = new_status.value
+    if new_status not in OPEN and new_status is not ItemStatus.answered:
+        item.closed_at = utcnow()
+        for deadline in await uow.items.open_deadlines(item.id):
+            deadline.done_at = utcnow()
+    await uow.session.flush()
+    if notify:
+        await notify_citizen(uow, item, event)
+    return event
+
+
+async def notify_citizen(uow, item: Item, event: ItemEvent) -> None:
+    if item.citizen_id is None or item.chat_id is None:
+        return  # anonymous web visitors who erased their data, or items filed for someone else
+    citizen = await uow.users.get(item.citizen_id)
+    language = citizen.language if citizen else "vi"
+    text = t(language, "notify.status", code=item.tracking_code, status=t(language, f"status.{event.to_status}"))
+    if event.note:
+        text += t(language, "notify.note", note=event.note)
+    reply = Reply(text, ((Button(t(language, "notify.open"), f"g:item:{item.id}"),),))
+    await uow.outbox.enqueue(item.channel, item.chat_id, reply, dedupe_key=f"notify:{event.id}")
+
+
 async def withdraw(uow, item: Item, citizen_id: int) -> None:
     """Rút đơn: allowed at any open step; raises IllegalTransition otherwise. Open deadlines close."""
-    new_status = transition(ItemStatus(item.status), Action.withdraw)
-    uow.items.record(ItemEvent(item_id=item.id, actor_id=citizen_id, action="withdraw",
-                               from_status=item.status, to_status=new_status.value))
-    item.status = new_status.value
-    item.closed_at = utcnow()
-    for deadline in await uow.items.open_deadlines(item.id):
-        deadline.done_at = utcnow()
+    await move(uow, item, Action.withdraw, actor_id=citizen_id, notify=False)
+
+
+async def provide_information(uow, item: Item, citizen_id: int, text: str, photos: list[str]) -> None:
+    """The citizen answers an officer's request for information; the clock runs again."""
+    await move(uow, item, Action.info_provided, actor_id=citizen_id, note=text, data={"photos": photos},
+               notify=False)
+    item.photos = [*item.photos, *photos]
+
+
+async def latest_answer(uow, item_id: int) -> ItemEvent | None:
+    answers = [e for e in await uow.items.events(item_id) if e.action == Action.answer.value]
+    return answers[-1] if answers else None
+
+
+async def rate(uow, item: Item, citizen_id: int, satisfied: bool, comment: str | None) -> None:
+    """The citizen's verdict on an answer. Satisfied closes the item; an unsatisfied citizen's feedback
+    is reopened; a complaint stays answered so a second complaint can be filed within its window."""
+    item.satisfied = satisfied
+    uow.items.record(ItemEvent(item_id=item.id, actor_id=citizen_id, action="rate", note=comment,
+                               data={"satisfied": satisfied}))
+    if satisfied:
+        await move(uow, item, Action.close, actor_id=citizen_id, notify=False)
+    elif item.kind == ItemKind.feedback.value:
+        await move(uow, item, Action.reopen, actor_id=citizen_id, note=comment, notify=False)
+    elif item.kind != ItemKind.complaint_first.value:
+        await move(uow, item, Action.close, actor_id=citizen_id, notify=False)
+
+
+class FilingWindowClosed(Exception):
+    def __init__(self, ended_on):
+        super().__init__(f"filing window ended on {ended_on.isoformat()}")
+        self.ended_on = ended_on
+
+
+async def second_complaint_window(uow, item: Item, zone: ZoneInfo):
+    """The last day to file a second complaint against the answer to a first one (Luật Khiếu nại
+    2011, Điều 33: 30 days, 45 in remote areas)."""
+    answer = await latest_answer(uow, item.id)
+    answered_on = (answer.at if answer else utcnow()).astimezone(zone).date()
+    return complaint_filing_window_ends(ItemKind.complaint_second, answered_on, remote_area=item.remote_area)
+
+
+async def file_second_complaint(uow, first: Item, citizen_id: int, reason: str, zone: ZoneInfo):
+    window = await second_complaint_window(uow, first, zone)
+    if utcnow().astimezone(zone).date() > window.due_on:
+        raise FilingWindowClosed(window.due_on)
+    contact = await uow.items.contact(first.id)
+    submission = Submission(
+        kind=ItemKind.complaint_second, category=first.category, commune_code=first.commune_code,
+        description=reason, photos=list(first.photos), latitude=first.latitude, longitude=first.longitude,
+        address=first.address, remote_area=first.remote_area,
+        contact=Contact(contact.full_name, contact.address, contact.phone) if contact else None)
+    second, deadlines = await file_submission(uow, citizen_id, first.channel, first.chat_id, submission, zone)
+    second.parent_id = first.id
+    await move(uow, first, Action.escalate, actor_id=citizen_id, note=second.tracking_code, notify=False)
+    return second, deadlines
 
 
 def local_date(value: datetime, zone: ZoneInfo) -> str:

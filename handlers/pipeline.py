@@ -148,6 +148,9 @@ async def _on_button(ctx: FlowContext) -> None:
         await _reprompt(ctx)
     elif value == "g:start":
         await FLOWS["start"].begin(ctx)
+    elif value.startswith("g:item:") and value[7:].isdigit():
+        # From a notification: open that item (the track flow shows only the citizen's own items).
+        await ctx.goto("track", "detail", item_id=int(value[7:]))
     elif value not in ctx.conversation.expected_buttons:
         ctx.say("error.expired_button")
         await _reprompt(ctx)

@@ -5,8 +5,19 @@ from __future__ import annotations
 
 from bot.domain.dialog import Button
 from bot.domain.tracking import normalize_tracking_code
+from bot.domain.kinds import ItemKind
 from bot.domain.workflow import IllegalTransition, ItemStatus, is_open
-from bot.petitions import categories_for, local_date, withdraw
+from bot.petitions import (
+    FilingWindowClosed,
+    categories_for,
+    file_second_complaint,
+    latest_answer,
+    local_date,
+    provide_information,
+    rate,
+    second_complaint_window,
+    withdraw,
+)
 from bot.texts import has
 from handlers.core import FlowContext, register
 
@@ -20,6 +31,12 @@ class TrackFlow:
         step = ctx.conversation.step
         if step == "detail":
             await self._detail(ctx)
+        elif step == "add_info":
+            ctx.say("track.add_info_prompt", buttons=[[ctx.button("submit.cancel", "track:detail")]])
+        elif step == "rate_comment":
+            ctx.say("track.rate_comment", buttons=[[ctx.button("submit.skip", "rate:skip")]])
+        elif step == "second_reason":
+            ctx.say("track.second_reason", buttons=[[ctx.button("submit.cancel", "track:detail")]])
         elif step == "withdraw_confirm":
             item = await self._own_item(ctx, ctx.conversation.data["item_id"])
             ctx.say("track.withdraw_confirm", code=item.tracking_code, buttons=[
@@ -42,6 +59,22 @@ class TrackFlow:
             await ctx.goto("track", "withdraw_confirm", item_id=data["item_id"])
         elif choice == "track:withdraw_yes":
             await self._withdraw(ctx)
+        elif choice == "track:add_info":
+            await ctx.goto("track", "add_info", item_id=data["item_id"])
+        elif choice == "rate:yes":
+            await self._rate(ctx, satisfied=True, comment=None)
+        elif choice == "rate:no":
+            await ctx.goto("track", "rate_comment", item_id=data["item_id"])
+        elif choice == "rate:skip":
+            await self._rate(ctx, satisfied=False, comment=None)
+        elif choice == "track:second":
+            await ctx.goto("track", "second_reason", item_id=data["item_id"])
+        elif ctx.conversation.step == "add_info" and (ctx.incoming.text or ctx.incoming.photos):
+            await self._add_info(ctx)
+        elif ctx.conversation.step == "rate_comment" and ctx.incoming.text:
+            await self._rate(ctx, satisfied=False, comment=ctx.incoming.text.strip()[:1000])
+        elif ctx.conversation.step == "second_reason" and ctx.incoming.text:
+            await self._second_complaint(ctx, ctx.incoming.text.strip())
         elif ctx.incoming.text:
             await self._lookup(ctx, ctx.incoming.text)
         else:
@@ -81,6 +114,9 @@ class TrackFlow:
             nearest = deadlines[0]
             text += ctx.text("track.next_deadline", phase=ctx.text(f"phase.{nearest.phase}"),
                              date=nearest.due_on.strftime("%d/%m/%Y"), citation=nearest.citation)
+        answer = await latest_answer(ctx.uow, item.id)
+        if answer is not None and answer.note:
+            text += ctx.text("track.answer", date=local_date(answer.at, zone), answer=answer.note[:1500])
         text += ctx.text("track.timeline")
         for event in (await ctx.uow.items.events(item.id))[-10:]:
             what = ctx.text(f"event.{event.action}") if has(f"event.{event.action}") else event.action
@@ -88,7 +124,16 @@ class TrackFlow:
                 what += f": {event.note}"
             text += ctx.text("track.event", at=local_date(event.at, zone), what=what)
         rows = []
-        if is_open(ItemStatus(item.status)):
+        status = ItemStatus(item.status)
+        if status is ItemStatus.waiting_info:
+            rows.append([ctx.button("track.add_info", "track:add_info")])
+        if status is ItemStatus.answered and item.satisfied is None:
+            rows.append([ctx.button("track.rate_yes", "rate:yes"), ctx.button("track.rate_no", "rate:no")])
+        if status is ItemStatus.answered and item.satisfied is False and item.kind == ItemKind.complaint_first.value:
+            window = await second_complaint_window(ctx.uow, item, zone)
+            text += ctx.text("track.second_offer", date=window.due_on.strftime("%d/%m/%Y"), citation=window.rule.citation)
+            rows.append([ctx.button("track.second", "track:second")])
+        if is_open(status):
             rows.append([ctx.button("track.withdraw", "track:withdraw")])
         rows += [[ctx.button("track.back", "track:list")], ctx.back_to_menu_row()]
         ctx.send(text[:4000], buttons=rows)
@@ -114,6 +159,47 @@ class TrackFlow:
         else:
             ctx.say("track.withdrawn", code=item.tracking_code)
         await ctx.goto("track", "detail", item_id=item.id)
+
+    async def _add_info(self, ctx: FlowContext) -> None:
+        item = await self._own_item(ctx, ctx.conversation.data.get("item_id", 0))
+        text = (ctx.incoming.text or "").strip()
+        try:
+            await provide_information(ctx.uow, item, ctx.user.id, text, [p.ref for p in ctx.incoming.photos])
+        except (IllegalTransition, AttributeError):
+            ctx.say("track.not_waiting")
+        else:
+            ctx.say("track.info_sent")
+        await ctx.goto("track", "detail", item_id=ctx.conversation.data["item_id"])
+
+    async def _rate(self, ctx: FlowContext, *, satisfied: bool, comment: str | None) -> None:
+        item = await self._own_item(ctx, ctx.conversation.data.get("item_id", 0))
+        if item is None or item.status != ItemStatus.answered.value or item.satisfied is not None:
+            await ctx.goto("track", "list", page=0)
+            return
+        await rate(ctx.uow, item, ctx.user.id, satisfied, comment)
+        ctx.say("track.rated_yes" if satisfied else "track.rated_no")
+        if not satisfied and item.kind == ItemKind.feedback.value:
+            ctx.say("track.reopened")
+        await ctx.goto("track", "detail", item_id=item.id)
+
+    async def _second_complaint(self, ctx: FlowContext, reason: str) -> None:
+        item = await self._own_item(ctx, ctx.conversation.data.get("item_id", 0))
+        if len(reason) < 10:
+            ctx.say("submit.description_short", minimum=10)
+            return
+        try:
+            second, deadlines = await file_second_complaint(ctx.uow, item, ctx.user.id, reason, ctx.settings.zone)
+        except FilingWindowClosed as closed:
+            ctx.say("track.window_closed", date=closed.ended_on.strftime("%d/%m/%Y"))
+            await ctx.goto("track", "detail", item_id=item.id)
+            return
+        except IllegalTransition:
+            await ctx.goto("track", "detail", item_id=item.id)
+            return
+        lines = "\n".join(ctx.text("deadline.line", phase=ctx.text(f"phase.{d.phase}"),
+                                   date=d.due_on.strftime("%d/%m/%Y"), citation=d.citation) for d in deadlines)
+        ctx.say("track.second_filed", code=second.tracking_code, first=item.tracking_code, deadlines=lines)
+        await ctx.goto("track", "detail", item_id=second.id)
 
 
 register(TrackFlow())
