@@ -9,6 +9,7 @@ again so the conversation stays usable.
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass
 from enum import Enum
@@ -70,8 +71,9 @@ async def _process(incoming: Incoming, uows: UnitOfWorkFactory, settings: Settin
             incoming.channel, incoming.user_id, incoming.chat_id, language=_first_language(incoming, settings)
         )
         row = await uow.conversations.load(incoming.channel, incoming.chat_id)
+        # A deep copy: flows change nested values in place, and the row must see a new value to save it.
         conversation = (
-            Conversation(row.flow, row.step, dict(row.data or {}), list(row.expected_buttons or []))
+            Conversation(row.flow, row.step, copy.deepcopy(row.data or {}), list(row.expected_buttons or []))
             if row is not None else Conversation()
         )
         ctx = FlowContext(uow=uow, user=user, incoming=incoming, conversation=conversation, settings=settings)

@@ -1,7 +1,9 @@
 """Gửi phản ánh, kiến nghị, khiếu nại, tố cáo — the submission journey.
 
 kind → category → description → photos → location → consent → name → address → phone → summary
-→ receipt. Contact details are asked only after consent, and only as each kind requires.
+→ receipt. Contact details are asked only after consent, and only as each kind requires. At the
+summary a citizen can split off a part of another kind: each kind becomes its own item (Luật Tiếp
+công dân 2013, Điều 25).
 """
 
 from __future__ import annotations
@@ -37,18 +39,30 @@ class SubmitFlow:
             ctx.say("submit.description", buttons=[ctx.back_to_menu_row()])
         elif step == "photos":
             ctx.say("submit.photos", limit=MAX_PHOTOS, buttons=[
-                [ctx.button("submit.photos_done" if data.get("photos") else "submit.skip", "photos:done")]])
+                [ctx.button("submit.photos_done" if data.get("photos") else "submit.skip", "photos:done")],
+                [ctx.button("submit.cancel", "submit:cancel")]])
         elif step == "location":
-            ctx.say("submit.location", buttons=[[ctx.button("submit.skip", "location:skip")]])
+            ctx.say("submit.location", buttons=[[ctx.button("submit.skip", "location:skip")],
+                                                [ctx.button("submit.cancel", "submit:cancel")]])
         elif step == "consent":
             await self._ask_consent(ctx)
         elif step == "complaint_anonymous":
             ctx.say("submit.complaint_needs_identity", buttons=[[ctx.button("submit.as_feedback", "consent:as_feedback")],
                                                                 [ctx.button("submit.cancel", "submit:cancel")]])
         elif step in ("name", "address", "phone"):
-            ctx.say(f"submit.{step}")
+            ctx.say(f"submit.{step}", buttons=[[ctx.button("submit.cancel", "submit:cancel")]])
         elif step == "summary":
             self._summary(ctx)
+        elif step == "part_kind":
+            kinds = KINDS if data.get("consent") else (ItemKind.feedback, ItemKind.denunciation)
+            ctx.say("submit.part_kind", buttons=[*([ctx.button(f"kind.{k.value}", f"part:{k.value}")] for k in kinds),
+                                                 [ctx.button("submit.back_to_summary", "submit:summary")]])
+        elif step == "part_category":
+            categories = await categories_for(ctx.uow, ctx.user.commune_code)
+            ctx.say("submit.category", buttons=[*([Button(c.label(ctx.lang), f"pcat:{c.key}")] for c in categories),
+                                                [ctx.button("submit.back_to_summary", "submit:summary")]])
+        elif step == "part_description":
+            ctx.say("submit.part_description", buttons=[[ctx.button("submit.back_to_summary", "submit:summary")]])
         elif step == "duplicate":
             ctx.say("submit.duplicate", code=data["duplicate_of"], buttons=[
                 [ctx.button("submit.duplicate_yes", "submit:force")], [ctx.button("submit.cancel", "submit:cancel")]])
@@ -82,6 +96,27 @@ class SubmitFlow:
             await self._send(ctx, force=False)
         elif step == "summary" and choice == "submit:edit":
             await ctx.goto("submit", "description")
+        elif step == "summary" and choice == "submit:split":
+            await ctx.goto("submit", "part_kind")
+        elif choice == "submit:summary":
+            await ctx.goto("submit", "summary")
+        elif step == "part_kind" and choice and choice.startswith("part:"):
+            data["part"] = {"kind": choice[5:]}
+            await ctx.goto("submit", "part_category")
+        elif step == "part_category" and choice and choice.startswith("pcat:"):
+            chosen = {c.key: c for c in await categories_for(ctx.uow, ctx.user.commune_code)}.get(choice[5:])
+            if chosen is None:
+                await self.prompt(ctx)
+                return
+            data["part"].update(category=chosen.key, category_label=chosen.label(ctx.lang))
+            await ctx.goto("submit", "part_description")
+        elif step == "part_description" and incoming.text:
+            text = incoming.text.strip()
+            if len(text) < MIN_DESCRIPTION:
+                ctx.say("submit.description_short", minimum=MIN_DESCRIPTION)
+                return
+            data.setdefault("parts", []).append({**data.pop("part"), "description": text})
+            await ctx.goto("submit", "summary")
         elif step == "duplicate" and choice == "submit:force":
             await self._send(ctx, force=True)
         else:
@@ -141,7 +176,8 @@ class SubmitFlow:
         else:
             purpose, decline = "complaint", ctx.button("submit.consent.no", "consent:no")
         ctx.say("submit.consent", purpose=ctx.text(f"submit.consent.purpose.{purpose}"),
-                buttons=[[ctx.button("submit.consent.yes", "consent:yes")], [decline]])
+                buttons=[[ctx.button("submit.consent.yes", "consent:yes")], [decline],
+                         [ctx.button("submit.cancel", "submit:cancel")]])
 
     async def _consent(self, ctx: FlowContext, answer: str) -> None:
         data = ctx.conversation.data
@@ -180,12 +216,18 @@ class SubmitFlow:
         location = (ctx.text("submit.location_pin") if data.get("latitude") is not None
                     else data.get("place") or ctx.text("submit.location_none"))
         sender = data["name"] if data.get("consent") else ctx.text("submit.sender_anonymous")
-        ctx.say("submit.summary", kind=ctx.text(f"kind.{self._final_kind(data).value}"),
-                category=data["category_label"], commune=commune_label(ctx.user.commune_code),
-                description=data["description"][:1500], photos=len(data.get("photos", [])), location=location,
-                sender=sender,
-                buttons=[[ctx.button("submit.confirm", "submit:send")], [ctx.button("submit.edit", "submit:edit")],
-                         [ctx.button("submit.cancel", "submit:cancel")]])
+        text = ctx.text("submit.summary", kind=ctx.text(f"kind.{self._final_kind(data).value}"),
+                        category=data["category_label"], commune=commune_label(ctx.user.commune_code),
+                        description=data["description"][:1500], photos=len(data.get("photos", [])),
+                        location=location, sender=sender)
+        for number, part in enumerate(data.get("parts", []), start=1):
+            text += ctx.text("submit.part_line", number=number,
+                             kind=ctx.text(f"kind.{self._final_kind({**data, **part}).value}"),
+                             category=part["category_label"], description=part["description"][:300])
+        ctx.send(text[:4000], buttons=[[ctx.button("submit.confirm", "submit:send")],
+                                       [ctx.button("submit.edit", "submit:edit")],
+                                       [ctx.button("submit.split", "submit:split")],
+                                       [ctx.button("submit.cancel", "submit:cancel")]])
 
     @staticmethod
     def _final_kind(data: dict) -> ItemKind:
@@ -200,17 +242,23 @@ class SubmitFlow:
                 await ctx.goto("submit", "duplicate", duplicate_of=earlier.tracking_code)
                 return
         contact = Contact(data["name"], data["address"], data["phone"]) if data.get("consent") else None
-        submission = Submission(kind=ItemKind(data["kind"]), category=data["category"],
-                                commune_code=ctx.user.commune_code, description=data["description"],
-                                photos=list(data.get("photos", [])), latitude=data.get("latitude"),
-                                longitude=data.get("longitude"), address=data.get("place"), contact=contact)
-        item, deadlines = await file_submission(ctx.uow, ctx.user.id, ctx.incoming.channel, ctx.incoming.chat_id,
-                                                submission, ctx.settings.zone)
-        unit = await ctx.uow.units.get(item.unit_id) if item.unit_id else None
-        lines = "\n".join(ctx.text("deadline.line", phase=ctx.text(f"phase.{d.phase}"),
-                                   date=d.due_on.strftime("%d/%m/%Y"), citation=d.citation) for d in deadlines)
-        ctx.say("submit.receipt", code=item.tracking_code, deadlines=lines,
-                unit=unit.name if unit else commune_label(ctx.user.commune_code))
+        parts = [{"kind": data["kind"], "category": data["category"], "description": data["description"]},
+                 *data.get("parts", [])]
+        for number, part in enumerate(parts):
+            first = number == 0  # photos and the place belong to what was described first
+            submission = Submission(kind=ItemKind(part["kind"]), category=part["category"],
+                                    commune_code=ctx.user.commune_code, description=part["description"],
+                                    photos=list(data.get("photos", [])) if first else [],
+                                    latitude=data.get("latitude") if first else None,
+                                    longitude=data.get("longitude") if first else None,
+                                    address=data.get("place"), contact=contact)
+            item, deadlines = await file_submission(ctx.uow, ctx.user.id, ctx.incoming.channel, ctx.incoming.chat_id,
+                                                    submission, ctx.settings.zone)
+            unit = await ctx.uow.units.get(item.unit_id) if item.unit_id else None
+            lines = "\n".join(ctx.text("deadline.line", phase=ctx.text(f"phase.{d.phase}"),
+                                       date=d.due_on.strftime("%d/%m/%Y"), citation=d.citation) for d in deadlines)
+            ctx.say("submit.receipt", code=item.tracking_code, deadlines=lines,
+                    unit=unit.name if unit else commune_label(ctx.user.commune_code))
         await ctx.goto("menu", "main")
 
 

@@ -202,3 +202,31 @@ async def test_privacy_shows_stored_data_and_erases_it_keeping_the_item(runtime,
     await citizen.send(button="commune:70")
     listing = await citizen.send(button="menu:track")
     assert "Bạn chưa gửi hồ sơ nào" in listing[-1]["text"]
+
+
+async def test_a_mixed_submission_is_split_into_one_item_per_kind(runtime, citizen):
+    await _describe(citizen, "complaint_first", "land", "Tôi khiếu nại quyết định xử phạt số 15/QĐ-XPHC vì sai đối tượng.")
+    await citizen.send(button="location:skip")
+    await citizen.send(button="consent:yes")
+    await citizen.send("Nguyễn Thị Lan")
+    await citizen.send("Số 3 Hàng Bạc, tổ 5")
+    await citizen.send("0912345678")
+    kinds = await citizen.send(button="submit:split")
+    assert "Điều 25 Luật Tiếp công dân" in kinds[-1]["text"]
+    await citizen.send(button="part:feedback")
+    await citizen.send(button="pcat:environment")
+    summary = await citizen.send("Rác thải để trước cửa nhà số 5 không được thu gom ba ngày nay.")
+    assert "Phần tách 1: 💬 Phản ánh, kiến nghị · 🌳 Môi trường, vệ sinh" in summary[-1]["text"]
+    receipts = await citizen.send(button="submit:send")
+    assert sum(r["text"].startswith("✅ Đã tiếp nhận") for r in receipts) == 2
+    items = await _rows(runtime, Item)
+    assert sorted((i.kind, i.category) for i in items) == [("complaint_first", "land"), ("feedback", "environment")]
+    assert len(await _rows(runtime, ItemContact)) == 2
+
+
+async def test_an_anonymous_citizen_cannot_split_off_a_complaint(runtime, citizen):
+    await _describe(citizen, "feedback")
+    await citizen.send(button="location:skip")
+    await citizen.send(button="consent:anonymous")
+    kinds = await citizen.send(button="submit:split")
+    assert set(buttons(kinds[-1]).values()) == {"part:feedback", "part:denunciation", "submit:summary"}

@@ -273,4 +273,9 @@ TEXTS = {
     "event.reopen": "Reopened",
     "event.escalate": "Second complaint",
     "event.rate": "You rated it",
+    "submit.split": "✂️ Split off a part of another kind",
+    "submit.part_kind": "What kind is the part to split off? Each kind becomes its own item (Law on Citizen Reception, Art. 25).",
+    "submit.part_description": "Write that part on its own:",
+    "submit.part_line": "\n\nSplit part {number}: {kind} · {category}\n{description}",
+    "submit.back_to_summary": "⬅️ Back to the summary",
 }

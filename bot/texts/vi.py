@@ -274,4 +274,9 @@ TEXTS = {
     "event.reopen": "Mở lại",
     "event.escalate": "Khiếu nại lần hai",
     "event.rate": "Bạn đánh giá",
+    "submit.split": "✂️ Tách phần nội dung khác loại",
+    "submit.part_kind": "Phần nội dung cần tách thuộc loại nào? Mỗi loại sẽ thành một hồ sơ riêng (Điều 25 Luật Tiếp công dân).",
+    "submit.part_description": "Hãy viết riêng phần nội dung này:",
+    "submit.part_line": "\n\nPhần tách {number}: {kind} · {category}\n{description}",
+    "submit.back_to_summary": "⬅️ Quay lại bản tóm tắt",
 }
