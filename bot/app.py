@@ -46,7 +46,8 @@ class Runtime:
         self.dispatcher.wake()
 
     def _build_web_app(self) -> web.Application:
-        app = web.Application(client_max_size=1024 * 1024)
+        # Photos are the largest thing a citizen uploads; the JSON API enforces its own smaller limit.
+        app = web.Application(client_max_size=self.settings.max_photo_bytes + 64 * 1024)
         app.add_routes(self.web_chat.routes())
         app.add_routes([web.get("/healthz", self._health)])
         if self.telegram is not None:

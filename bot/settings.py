@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     telegram_webhook_secret: str | None = None
 
     max_text_length: int = Field(4000, ge=100, le=4096)
+    max_photo_bytes: int = Field(5 * 1024 * 1024, ge=10_000, le=20 * 1024 * 1024)
     outbox_max_attempts: int = Field(8, ge=1, le=100)
     sweep_interval_seconds: int = Field(60, ge=1, le=3600)
 

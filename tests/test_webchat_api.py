@@ -18,10 +18,13 @@ class Browser:
         self.client = client
         self.cursor = 0
 
-    async def send(self, text: str | None = None, *, button: str | None = None, message_id: str | None = None,
-                   status: int = 200) -> list[dict]:
+    async def send(self, text: str | None = None, *, button: str | None = None, location: dict | None = None,
+                   message_id: str | None = None, status: int = 200) -> list[dict]:
         body = {"id": message_id or uuid.uuid4().hex, "after": self.cursor}
-        body.update({"button": button} if button is not None else {"text": text})
+        if location is not None:
+            body["location"] = location
+        else:
+            body.update({"button": button} if button is not None else {"text": text})
         response = await self.client.post("/api/chat/send", json=body)
         assert response.status == status, await response.text()
         data = await response.json()

@@ -205,3 +205,32 @@ def test_a_message_that_could_not_be_sent_is_kept_and_sent_again(server, browser
     assert _my_messages(browser) == ["🇻🇳 Tiếng Việt", "hoan kiem"]
     assert browser.find_element(By.ID, "status").is_displayed() is False
     assert browser.find_element(By.ID, "text").get_attribute("value") == ""
+
+
+def test_a_photo_and_the_current_location_are_sent_from_the_page(server, browser, tmp_path):
+    from tests.test_webchat_media import png
+
+    photo = tmp_path / "o-ga.png"
+    photo.write_bytes(png(40, 30))
+    browser.execute_cdp_cmd("Browser.grantPermissions", {"permissions": ["geolocation"], "origin": server})
+    browser.execute_cdp_cmd("Emulation.setGeolocationOverride",
+                            {"latitude": 21.0340, "longitude": 105.8500, "accuracy": 10})
+    browser.get(server)
+    _wait_text(browser, "Xin chào")
+    _tap(browser, "🇻🇳 Tiếng Việt")
+    _type(browser, "hoan kiem")
+    _tap(browser, "Phường Hoàn Kiếm, Thành phố Hà Nội")
+    _tap(browser, "📝 Gửi phản ánh, khiếu nại, tố cáo")
+    _tap(browser, "💬 Phản ánh, kiến nghị")
+    _tap(browser, "🛣️ Đường sá, hạ tầng")
+    _type(browser, "Ổ gà lớn trước số 12 phố Hàng Bạc, xe máy ngã nhiều lần.")
+    _wait_text(browser, "Bạn có ảnh chụp hiện trường không?")
+    browser.find_element(By.ID, "photo").send_keys(str(photo))
+    _wait_text(browser, "Đã nhận ảnh 1/5.")
+    shown = browser.find_elements(By.CSS_SELECTOR, "#log .msg.me img")
+    assert shown and browser.execute_script("return arguments[0].naturalWidth", shown[-1]) == 40
+    _tap(browser, "✅ Xong")
+    _wait_text(browser, "Sự việc ở đâu?")
+    browser.find_element(By.ID, "where").click()
+    _wait_text(browser, "Đã ghi nhận vị trí.")
+    assert "📍 Vị trí của tôi" in _my_messages(browser)

@@ -5,8 +5,11 @@ the outbox rows of its chat, read in order by id, so a reload shows the conversa
 notification written by an officer later arrives through the same long-poll.
 
     POST /api/chat/send       {"id": client message id, "text": "..."} or {"id": ..., "button": "..."}
+                              or {"id": ..., "location": {"latitude": .., "longitude": ..}}
                               optional "after": last message id seen → {"messages": [...], "cursor": n}
+    POST /api/chat/photo      multipart: "photo" (JPEG, PNG or WebP), "id", optional "after"
     GET  /api/chat/messages?after=N&wait=25   long-poll for messages after N
+    GET  /media/<key>         a stored photo (the key is random and unguessable)
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ from collections import defaultdict
 from pathlib import Path
 
 from aiohttp import web
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.domain.dialog import Incoming, Reply
+from bot.domain.dialog import Incoming, Location, Photo, Reply
 from bot.texts import t
 from handlers.pipeline import handle_incoming
+from storage.models import Attachment
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +37,15 @@ COOKIE = "tiepdan_chat"
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 64 * 1024
 MAX_WAIT_SECONDS = 25
+# Recognised by their first bytes, whatever the browser claims.
+IMAGE_SIGNATURES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"RIFF", "image/webp"))
+
+
+def image_type(data: bytes) -> str | None:
+    for signature, content_type in IMAGE_SIGNATURES:
+        if data.startswith(signature) and (content_type != "image/webp" or data[8:12] == b"WEBP"):
+            return content_type
+    return None
 
 
 class WebChatHub:
@@ -100,6 +114,8 @@ class WebChat:
             web.get("/", self.page),
             web.post("/api/chat/send", self.send),
             web.get("/api/chat/messages", self.messages),
+            web.post("/api/chat/photo", self.photo),
+            web.get("/media/{key}", self.media),
             web.static("/static", STATIC),
         ]
 
@@ -130,6 +146,54 @@ class WebChat:
             log.warning("web chat: database unavailable")
             return _error(_browser_language(request), 503, "error.temporary")
         return _with_cookie(self._page_of(rows, after), chat_id, request)
+
+    async def photo(self, request: web.Request) -> web.StreamResponse:
+        chat_id = _chat_id(request) or secrets.token_urlsafe(18)
+        limit = self.runtime.settings.max_photo_bytes
+        language = await self._language(request, chat_id)
+        if request.content_length is not None and request.content_length > limit + 64 * 1024:
+            return _error(language, 413, "error.photo_too_large", limit=limit // (1024 * 1024))
+        try:
+            form = await request.post()
+        except (ValueError, web.HTTPRequestEntityTooLarge):
+            return _error(language, 413, "error.photo_too_large", limit=limit // (1024 * 1024))
+        upload, message_id = form.get("photo"), form.get("id")
+        if not hasattr(upload, "file") or not isinstance(message_id, str) or not 1 <= len(message_id) <= 64:
+            return _error(language, 400, "error.bad_request")
+        data = upload.file.read(limit + 1)
+        if len(data) > limit:
+            return _error(language, 413, "error.photo_too_large", limit=limit // (1024 * 1024))
+        content_type = image_type(data)
+        if content_type is None:
+            return _error(language, 415, "error.photo_type")
+        after = form.get("after", "0")
+        after = int(after) if isinstance(after, str) and after.isdigit() else 0
+        key = secrets.token_urlsafe(24)
+        try:
+            async with self.runtime.uows() as uow:
+                uow.session.add(Attachment(key=key, content_type=content_type, data=data, size=len(data),
+                                           channel=CHANNEL, chat_id=chat_id))
+                await uow.commit()
+            incoming = Incoming(CHANNEL, chat_id, chat_id, f"{chat_id}:{message_id}", photos=(Photo(f"web:{key}"),))
+            await handle_incoming(incoming, self.runtime.uows, self.runtime.settings)
+            rows = await self._rows(chat_id, after)
+        except (SQLAlchemyError, OSError):
+            log.warning("web chat: could not store a photo")
+            return _error(language, 503, "error.temporary")
+        return _with_cookie(self._page_of(rows, after), chat_id, request)
+
+    async def media(self, request: web.Request) -> web.StreamResponse:
+        key = request.match_info["key"]
+        try:
+            async with self.runtime.uows() as uow:
+                attachment = (await uow.session.execute(select(Attachment).where(Attachment.key == key))
+                              ).scalar_one_or_none()
+        except (SQLAlchemyError, OSError):
+            return web.Response(status=503)
+        if attachment is None:
+            raise web.HTTPNotFound()
+        return web.Response(body=attachment.data, content_type=attachment.content_type,
+                            headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"})
 
     async def _language(self, request: web.Request, chat_id: str) -> str:
         """The language the citizen chose in the chat; the browser's when unknown or unreachable."""
@@ -177,7 +241,15 @@ def _incoming(body, chat_id: str) -> Incoming | None:
     message_id = body.get("id")
     if not isinstance(message_id, str) or not (1 <= len(message_id) <= 64):
         return None
-    text, button = body.get("text"), body.get("button")
+    text, button, location = body.get("text"), body.get("button"), body.get("location")
+    if isinstance(location, dict):
+        latitude, longitude = location.get("latitude"), location.get("longitude")
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (latitude, longitude)):
+            return None
+        if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+            return None
+        return Incoming(CHANNEL, chat_id, chat_id, f"{chat_id}:{message_id}",
+                        location=Location(float(latitude), float(longitude)))
     if button is not None:
         if not isinstance(button, str) or len(button.encode()) > 64:
             return None

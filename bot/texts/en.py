@@ -278,4 +278,6 @@ TEXTS = {
     "submit.part_description": "Write that part on its own:",
     "submit.part_line": "\n\nSplit part {number}: {kind} · {category}\n{description}",
     "submit.back_to_summary": "⬅️ Back to the summary",
+    "error.photo_too_large": "The photo is too large. Please send one under {limit} MB.",
+    "error.photo_type": "Only JPEG, PNG or WebP photos can be sent.",
 }

@@ -279,4 +279,6 @@ TEXTS = {
     "submit.part_description": "Hãy viết riêng phần nội dung này:",
     "submit.part_line": "\n\nPhần tách {number}: {kind} · {category}\n{description}",
     "submit.back_to_summary": "⬅️ Quay lại bản tóm tắt",
+    "error.photo_too_large": "Ảnh quá lớn. Vui lòng gửi ảnh dưới {limit} MB.",
+    "error.photo_type": "Chỉ nhận ảnh JPEG, PNG hoặc WebP.",
 }

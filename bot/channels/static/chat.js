@@ -9,6 +9,9 @@
     offline: "Mất kết nối. Tin nhắn chưa được gửi.",
     noServer: "Không kết nối được máy chủ. Vui lòng thử lại sau.",
     menu: "Menu",
+    photo: "📷 Ảnh",
+    location: "📍 Vị trí của tôi",
+    noLocation: "Không lấy được vị trí. Hãy bật định vị hoặc gõ địa chỉ.",
   };
   const LIMIT = 4000;
   const COUNTER_FROM = LIMIT - 400;
@@ -183,6 +186,51 @@
   input.addEventListener("input", updateComposer);
 
   document.getElementById("menu").addEventListener("click", () => send({ text: "/menu" }, TEXT.menu));
+
+  // A photo goes up as multipart; the server checks its type and size and answers like /send.
+  const photoInput = document.getElementById("photo");
+  photoInput.addEventListener("change", async () => {
+    const file = photoInput.files && photoInput.files[0];
+    photoInput.value = "";
+    if (!file || busy) return;
+    setBusy(true);
+    setStatus("");
+    const mine = bubble("me pending", TEXT.photo);
+    const preview = document.createElement("img");
+    preview.src = URL.createObjectURL(file);
+    preview.alt = "";
+    mine.insertBefore(preview, mine.firstChild);
+    scrollToEnd();
+    const upload = new FormData();
+    upload.append("id", newId());
+    upload.append("after", String(cursor));
+    upload.append("photo", file);
+    try {
+      const response = await fetch("/api/chat/photo", { method: "POST", credentials: "same-origin", body: upload });
+      const data = await response.json().catch(() => ({}));
+      if (response.ok) {
+        mine.classList.remove("pending");
+        render(data.messages || [], mine);
+        reveal(mine);
+      } else {
+        mine.remove();
+        setStatus(data.error || TEXT.failed, null);
+      }
+    } catch (networkError) {
+      mine.remove();
+      setStatus(TEXT.offline, null);
+    }
+    setBusy(false);
+  });
+
+  document.getElementById("where").addEventListener("click", () => {
+    if (!navigator.geolocation) { setStatus(TEXT.noLocation, null); return; }
+    navigator.geolocation.getCurrentPosition(
+      (position) => send({ location: { latitude: position.coords.latitude, longitude: position.coords.longitude } },
+                         TEXT.location),
+      () => setStatus(TEXT.noLocation, null),
+      { enableHighAccuracy: true, timeout: 15000 });
+  });
 
   async function fetchMessages(wait) {
     const abort = new AbortController();
