@@ -92,3 +92,29 @@ def db_url(request, tmp_path, sqlite_template) -> str:
 @pytest.fixture
 def settings(db_url) -> Settings:
     return Settings(database_url=db_url, _env_file=None)
+
+
+@pytest.fixture
+async def runtime(settings):
+    """A running tiepdan (no scheduler) with the demo ward seeded."""
+    from bot.app import Runtime
+    from storage.demo import seed_demo
+
+    runtime = Runtime(settings, run_scheduler=False)
+    await runtime.start(migrate=False)
+    await seed_demo(runtime.uows, settings)
+    yield runtime
+    await runtime.stop()
+
+
+@pytest.fixture
+async def citizen(runtime):
+    """A web chat tab that has chosen Vietnamese and Phường Hoàn Kiếm and sits at the main menu."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from tests.webchat import Browser, reach_menu
+
+    async with TestClient(TestServer(runtime.web_app)) as client:
+        tab = Browser(client)
+        await reach_menu(tab)
+        yield tab

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from storage.models import Consultation, ConsultationVote, utcnow
-from tests.test_know import _rows, citizen, runtime  # noqa: F401  (fixtures)
-from tests.test_webchat_api import Browser, buttons
+from tests.webchat import rows as _rows
+from tests.webchat import Browser, buttons, reach_menu
 
 
 async def _open_consultation(citizen: Browser) -> dict:
@@ -58,10 +57,7 @@ async def test_one_vote_per_citizen(runtime, citizen):
     await citizen.send(button="vote:0")
     async with TestClient(TestServer(runtime.web_app)) as client:
         other = Browser(client)
-        await other.send("/start")
-        await other.send(button="lang:vi")
-        await other.send("hoan kiem")
-        await other.send(button="commune:70")
+        await reach_menu(other)
         await _open_consultation(other)
         await other.send(button="vote:2")
     votes = await _rows(runtime, ConsultationVote)
@@ -69,7 +65,6 @@ async def test_one_vote_per_citizen(runtime, citizen):
 
 
 async def test_public_figures_count_received_answered_and_on_time(runtime, citizen):
-    from datetime import date
 
     from storage.models import Item, ItemDeadline, ItemEvent
 

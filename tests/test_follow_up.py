@@ -5,32 +5,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from sqlalchemy import select, update
 
 from bot.domain.workflow import Action
 from bot.petitions import move
 from storage.models import Item, ItemContact, ItemEvent, utcnow
-from tests.test_know import _rows, citizen, runtime  # noqa: F401  (fixtures)
-from tests.test_submit_and_track import _describe
-from tests.test_webchat_api import buttons
-
-
-async def _file_feedback(citizen) -> None:
-    await _describe(citizen, "feedback")
-    await citizen.send(button="location:skip")
-    await citizen.send(button="consent:anonymous")
-    await citizen.send(button="submit:send")
-
-
-async def _file_complaint(citizen) -> None:
-    await _describe(citizen, "complaint_first", "land", "Tôi khiếu nại quyết định xử phạt số 15/QĐ-XPHC vì sai đối tượng.")
-    await citizen.send(button="location:skip")
-    await citizen.send(button="consent:yes")
-    await citizen.send("Nguyễn Thị Lan")
-    await citizen.send("Số 3 Hàng Bạc, tổ 5")
-    await citizen.send("0912345678")
-    await citizen.send(button="submit:send")
+from tests.webchat import rows as _rows
+from tests.webchat import file_complaint, file_feedback
+from tests.webchat import buttons
 
 
 async def _officer(runtime, action: Action, note: str | None = None, item_code: str | None = None) -> None:
@@ -51,7 +33,7 @@ async def _poll(citizen) -> list[dict]:
 
 
 async def test_every_move_reaches_the_citizen_who_can_open_the_item(runtime, citizen):
-    await _file_feedback(citizen)
+    await file_feedback(citizen)
     [item] = await _rows(runtime, Item)
     await _officer(runtime, Action.accept)
     [notice] = await _poll(citizen)
@@ -62,7 +44,7 @@ async def test_every_move_reaches_the_citizen_who_can_open_the_item(runtime, cit
 
 
 async def test_information_requested_then_added(runtime, citizen):
-    await _file_feedback(citizen)
+    await file_feedback(citizen)
     await _officer(runtime, Action.accept)
     await _officer(runtime, Action.request_info, "Xin gửi ảnh chụp rõ vị trí ổ gà.")
     notices = await _poll(citizen)
@@ -80,7 +62,7 @@ async def test_information_requested_then_added(runtime, citizen):
 
 
 async def test_answer_shown_then_rated_satisfied_closes(runtime, citizen):
-    await _file_feedback(citizen)
+    await file_feedback(citizen)
     await _officer(runtime, Action.accept)
     await _officer(runtime, Action.answer, "Đã vá ổ gà ngày 20/11.")
     [item] = await _rows(runtime, Item)
@@ -93,7 +75,7 @@ async def test_answer_shown_then_rated_satisfied_closes(runtime, citizen):
 
 
 async def test_unsatisfied_feedback_is_reopened(runtime, citizen):
-    await _file_feedback(citizen)
+    await file_feedback(citizen)
     await _officer(runtime, Action.accept)
     await _officer(runtime, Action.answer, "Đã vá.")
     [item] = await _rows(runtime, Item)
@@ -106,7 +88,7 @@ async def test_unsatisfied_feedback_is_reopened(runtime, citizen):
 
 
 async def test_an_unsatisfied_complainant_files_a_second_complaint_within_the_window(runtime, citizen):
-    await _file_complaint(citizen)
+    await file_complaint(citizen)
     await _officer(runtime, Action.accept)
     await _officer(runtime, Action.answer, "Quyết định giải quyết khiếu nại số 7/QĐ-UBND: giữ nguyên quyết định xử phạt.")
     [first] = await _rows(runtime, Item)
@@ -124,7 +106,7 @@ async def test_an_unsatisfied_complainant_files_a_second_complaint_within_the_wi
 
 
 async def test_no_second_complaint_after_the_window(runtime, citizen):
-    await _file_complaint(citizen)
+    await file_complaint(citizen)
     await _officer(runtime, Action.accept)
     await _officer(runtime, Action.answer, "Giữ nguyên quyết định.")
     async with runtime.uows() as uow:
@@ -142,7 +124,7 @@ async def test_no_second_complaint_after_the_window(runtime, citizen):
 
 
 async def test_a_notification_button_for_someone_elses_item_shows_nothing(runtime, citizen):
-    await _file_feedback(citizen)
+    await file_feedback(citizen)
     [item] = await _rows(runtime, Item)
     async with runtime.uows() as uow:
         await uow.session.execute(update(Item).values(citizen_id=None))

@@ -3,41 +3,13 @@ category with paging, projects with their timeline and following."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
-import pytest
-from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import select
 
-from bot.app import Runtime
-from storage.demo import DEMO_COMMUNE, seed_demo
+from storage.demo import DEMO_COMMUNE
 from storage.models import Disclosure, ReceptionRegistration, Subscription
-from tests.test_webchat_api import Browser, buttons
-
-
-@pytest.fixture
-async def runtime(settings):
-    runtime = Runtime(settings, run_scheduler=False)
-    await runtime.start(migrate=False)
-    await seed_demo(runtime.uows, settings)
-    yield runtime
-    await runtime.stop()
-
-
-@pytest.fixture
-async def citizen(runtime):
-    async with TestClient(TestServer(runtime.web_app)) as client:
-        tab = Browser(client)
-        await tab.send("/start")
-        await tab.send(button="lang:vi")
-        await tab.send("hoan kiem")
-        await tab.send(button="commune:70")
-        yield tab
-
-
-async def _rows(runtime, model, *where):
-    async with runtime.uows() as uow:
-        return list((await uow.session.execute(select(model).where(*where))).scalars())
+from tests.webchat import buttons
+from tests.webchat import rows as _rows
 
 
 async def test_register_for_a_reception_session_cancel_and_subscribe(runtime, citizen):

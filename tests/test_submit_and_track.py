@@ -2,54 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
 
-import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import select
 
-from bot.app import Runtime
 from bot.domain.calendar import DEFAULT_CALENDAR
-from storage.demo import seed_demo
-from storage.models import Consent, Item, ItemContact, ItemDeadline, ItemEvent, Unit
-from tests.test_webchat_api import Browser, buttons
-
-DESCRIPTION = "Ổ gà lớn trước số 12 phố Hàng Bạc, xe máy ngã nhiều lần từ tuần trước."
-
-
-@pytest.fixture
-async def runtime(settings):
-    runtime = Runtime(settings, run_scheduler=False)
-    await runtime.start(migrate=False)
-    await seed_demo(runtime.uows, settings)
-    yield runtime
-    await runtime.stop()
-
-
-@pytest.fixture
-async def citizen(runtime):
-    async with TestClient(TestServer(runtime.web_app)) as client:
-        tab = Browser(client)
-        await tab.send("/start")
-        await tab.send(button="lang:vi")
-        await tab.send("hoan kiem")
-        await tab.send(button="commune:70")
-        yield tab
-
-
-async def _rows(runtime, model, *where):
-    async with runtime.uows() as uow:
-        rows = list((await uow.session.execute(select(model).where(*where))).scalars())
-        uow.session.expunge_all()
-        return rows
-
-
-async def _describe(tab: Browser, kind: str, category: str = "infrastructure", text: str = DESCRIPTION):
-    await tab.send(button="menu:submit")
-    await tab.send(button=f"kind:{kind}")
-    await tab.send(button=f"category:{category}")
-    await tab.send(text)
-    await tab.send(button="photos:done")
+from storage.models import Consent, Item, ItemContact, ItemDeadline, ItemEvent
+from tests.webchat import COMPLAINT, DESCRIPTION, Browser, buttons, describe as _describe, give_contact, reach_menu
+from tests.webchat import rows as _rows
 
 
 async def test_anonymous_feedback_gets_a_receipt_with_deadlines_and_legal_basis(runtime, citizen):
@@ -84,13 +43,13 @@ async def test_anonymous_feedback_gets_a_receipt_with_deadlines_and_legal_basis(
 
 
 async def test_a_complaint_needs_consent_and_identity_and_records_both(runtime, citizen):
-    await _describe(citizen, "complaint_first", "land", "Tôi khiếu nại quyết định xử phạt số 15/QĐ-XPHC vì sai đối tượng.")
+    await _describe(citizen, "complaint_first", "land", COMPLAINT)
     consent = await citizen.send(button="location:skip")
     assert "Điều 8 Luật Khiếu nại" in consent[-1]["text"]
     refused = await citizen.send(button="consent:no")
     assert "không thể gửi ẩn danh" in refused[-1]["text"]
     await citizen.send(button="submit:cancel")
-    await _describe(citizen, "complaint_first", "land", "Tôi khiếu nại quyết định xử phạt số 15/QĐ-XPHC vì sai đối tượng.")
+    await _describe(citizen, "complaint_first", "land", COMPLAINT)
     await citizen.send(button="location:skip")
     await citizen.send(button="consent:yes")
     await citizen.send("Nguyễn Thị Lan")
@@ -165,10 +124,7 @@ async def test_a_citizen_cannot_see_anothers_item(runtime, citizen):
     [item] = await _rows(runtime, Item)
     async with TestClient(TestServer(runtime.web_app)) as client:
         other = Browser(client)
-        await other.send("/start")
-        await other.send(button="lang:vi")
-        await other.send("hoan kiem")
-        await other.send(button="commune:70")
+        await reach_menu(other)
         await other.send(button="menu:track")
         typed = await other.send(item.tracking_code)
         assert "Không tìm thấy hồ sơ" in typed[0]["text"]
@@ -177,12 +133,9 @@ async def test_a_citizen_cannot_see_anothers_item(runtime, citizen):
 
 
 async def test_privacy_shows_stored_data_and_erases_it_keeping_the_item(runtime, citizen):
-    await _describe(citizen, "complaint_first", "land", "Tôi khiếu nại quyết định xử phạt số 15/QĐ-XPHC vì sai đối tượng.")
+    await _describe(citizen, "complaint_first", "land", COMPLAINT)
     await citizen.send(button="location:skip")
-    await citizen.send(button="consent:yes")
-    await citizen.send("Nguyễn Thị Lan")
-    await citizen.send("Số 3 Hàng Bạc, tổ 5")
-    await citizen.send("0912345678")
+    await give_contact(citizen)
     await citizen.send(button="submit:send")
     shown = await citizen.send("/privacy")
     assert "Nguyễn Thị Lan, Số 3 Hàng Bạc, tổ 5, 0912345678" in shown[-1]["text"]
@@ -205,12 +158,9 @@ async def test_privacy_shows_stored_data_and_erases_it_keeping_the_item(runtime,
 
 
 async def test_a_mixed_submission_is_split_into_one_item_per_kind(runtime, citizen):
-    await _describe(citizen, "complaint_first", "land", "Tôi khiếu nại quyết định xử phạt số 15/QĐ-XPHC vì sai đối tượng.")
+    await _describe(citizen, "complaint_first", "land", COMPLAINT)
     await citizen.send(button="location:skip")
-    await citizen.send(button="consent:yes")
-    await citizen.send("Nguyễn Thị Lan")
-    await citizen.send("Số 3 Hàng Bạc, tổ 5")
-    await citizen.send("0912345678")
+    await give_contact(citizen)
     kinds = await citizen.send(button="submit:split")
     assert "Điều 25 Luật Tiếp công dân" in kinds[-1]["text"]
     await citizen.send(button="part:feedback")

@@ -2,44 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import Runtime
 from storage.demo import seed_demo
-
-
-class Browser:
-    """One browser tab: keeps its cookie and the last message id it saw."""
-
-    def __init__(self, client: TestClient):
-        self.client = client
-        self.cursor = 0
-
-    async def send(self, text: str | None = None, *, button: str | None = None, location: dict | None = None,
-                   message_id: str | None = None, status: int = 200) -> list[dict]:
-        body = {"id": message_id or uuid.uuid4().hex, "after": self.cursor}
-        if location is not None:
-            body["location"] = location
-        else:
-            body.update({"button": button} if button is not None else {"text": text})
-        response = await self.client.post("/api/chat/send", json=body)
-        assert response.status == status, await response.text()
-        data = await response.json()
-        if status != 200:
-            return data
-        self.cursor = data["cursor"]
-        return data["messages"]
-
-    async def history(self) -> list[dict]:
-        response = await self.client.get("/api/chat/messages", params={"after": 0, "wait": 0})
-        return (await response.json())["messages"]
-
-
-def buttons(message: dict) -> dict[str, str]:
-    return {b["label"]: b["value"] for row in message["buttons"] for b in row}
+from tests.webchat import Browser, buttons, reach_menu
 
 
 @pytest.fixture
@@ -54,13 +23,6 @@ async def runtime(settings):
 async def browser(runtime):
     async with TestClient(TestServer(runtime.web_app)) as client:
         yield Browser(client)
-
-
-async def _to_menu(browser: Browser) -> list[dict]:
-    welcome = await browser.send("/start")
-    await browser.send(button=buttons(welcome[-1])["🇻🇳 Tiếng Việt"])
-    found = await browser.send("hoan kiem")
-    return await browser.send(button=buttons(found[-1])["Phường Hoàn Kiếm, Thành phố Hà Nội"])
 
 
 async def test_page_is_served_with_an_anonymous_chat_identity(browser):
@@ -148,7 +110,7 @@ async def test_bad_text_gets_a_clear_answer_and_the_step_again(browser, text, ex
 
 
 async def test_forged_or_expired_button_is_refused_and_the_menu_shown_again(browser):
-    await _to_menu(browser)
+    await reach_menu(browser)
     replies = await browser.send(button="commune:70")  # from a menu no longer on screen
     assert "Nút này đã cũ" in replies[0]["text"]
     assert "📅 Lịch tiếp công dân" in buttons(replies[-1])
@@ -175,7 +137,7 @@ async def test_cancel_and_help_from_inside_a_flow(browser):
 
 async def test_demo_content_fills_every_menu(runtime, browser):
     await seed_demo(runtime.uows, runtime.settings)
-    await _to_menu(browser)
+    await reach_menu(browser)
     schedule = await browser.send(button="menu:schedule")
     assert "Chủ tịch UBND phường Hoàn Kiếm" in schedule[-1]["text"]
     assert "hằng tuần vào Thứ Năm" in schedule[-1]["text"]

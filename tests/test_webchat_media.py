@@ -10,8 +10,8 @@ import zlib
 from aiohttp import FormData
 
 from storage.models import Attachment, Item
-from tests.test_know import _rows, citizen, runtime  # noqa: F401  (fixtures)
-from tests.test_submit_and_track import DESCRIPTION
+from tests.webchat import rows as _rows
+from tests.webchat import DESCRIPTION
 
 
 def png(width: int = 2, height: int = 2) -> bytes:
