@@ -19,6 +19,15 @@ def _parser() -> argparse.ArgumentParser:
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_commands.add_parser("upgrade", help="apply all migrations")
     commands.add_parser("demo-data", help="seed the demo ward into the database")
+    admin = commands.add_parser("admin", help="administration: officer invites, imports")
+    admin_commands = admin.add_subparsers(dest="admin_command", required=True)
+    invite = admin_commands.add_parser("invite", help="create a one-time code an officer redeems with /officer CODE")
+    invite.add_argument("--unit", required=True, type=int, help="unit id (see the units table)")
+    invite.add_argument("--role", choices=("officer", "leader", "admin"), default="officer")
+    invite.add_argument("--days", type=int, default=7, help="days until the code expires")
+    importer = admin_commands.add_parser("import", help="import units, officers, routing, schedules, disclosures, "
+                                                        "projects, consultations from a YAML or CSV file")
+    importer.add_argument("file")
     return parser
 
 
@@ -39,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(_upgrade(settings))
     elif args.command == "demo-data":
         asyncio.run(_demo(settings))
+    elif args.command == "admin":
+        return asyncio.run(_admin(settings, args))
     return 0
 
 
@@ -71,3 +82,36 @@ async def _demo(settings) -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+async def _admin(settings, args) -> int:
+    from storage.db import create_engine, session_factory
+    from storage.migrate import upgrade
+    from storage.uow import UnitOfWorkFactory
+
+    engine = create_engine(settings.database_url)
+    try:
+        await upgrade(engine)
+        uows = UnitOfWorkFactory(session_factory(engine))
+        if args.admin_command == "invite":
+            from bot.officers import UnknownUnit, create_invite
+
+            try:
+                code = await create_invite(uows, args.unit, args.role, days=args.days)
+            except UnknownUnit:
+                print(f"tiepdan: there is no unit {args.unit}", file=sys.stderr)
+                return 2
+            print(f"tiepdan: invite code {code} ({args.role}, unit {args.unit}, valid {args.days} days): "
+                  f"the officer sends /officer {code} to the bot")
+            return 0
+        from bot.importer import ImportError_, import_file
+
+        try:
+            summary = await import_file(uows, args.file, zone=settings.zone)
+        except ImportError_ as exc:
+            print(f"tiepdan: {exc}", file=sys.stderr)
+            return 2
+        print(f"tiepdan: imported {summary}")
+        return 0
+    finally:
+        await engine.dispose()
