@@ -20,7 +20,17 @@ from bot.domain.routing import RoutingRule, route
 from bot.domain.tracking import new_tracking_code
 from bot.domain.workflow import OPEN, Action, ItemStatus, transition
 from bot.texts import t
-from storage.models import CommuneCategory, Consent, Item, ItemContact, ItemDeadline, ItemEvent, utcnow
+from storage.models import (
+    ChannelIdentity,
+    CommuneCategory,
+    Consent,
+    Item,
+    ItemContact,
+    ItemDeadline,
+    ItemEvent,
+    User,
+    utcnow,
+)
 
 # What is due from the day of receipt; later phases (resolution of complaints and denunciations)
 # start at acceptance, which an officer decides.
@@ -108,7 +118,26 @@ async def file_submission(uow, citizen_id: int, channel: str, chat_id: str, subm
         deadlines.append(row)
     uow.items.record(ItemEvent(item_id=item.id, actor_id=citizen_id, action="submit",
                                to_status=ItemStatus.received.value, data={"channel": channel}))
+    await notify_unit(uow, item, deadlines)
     return item, deadlines
+
+
+async def notify_unit(uow, item: Item, deadlines: list[ItemDeadline]) -> None:
+    """Tell every officer of the item's unit at once, on each channel they use. No personal data of
+    the petitioner is in the message: officers open the item to read it (redacted for denunciations)."""
+    if item.unit_id is None:
+        return
+    staff = (await uow.session.execute(
+        select(User.id, User.language, ChannelIdentity.channel, ChannelIdentity.last_chat_id)
+        .join(ChannelIdentity, ChannelIdentity.user_id == User.id)
+        .where(User.unit_id == item.unit_id, User.role.in_(("officer", "leader", "admin")),
+               ChannelIdentity.last_chat_id.is_not(None)))).all()
+    first_due = min((d.due_on for d in deadlines), default=None)
+    for user_id, language, channel, chat_id in staff:
+        text = t(language, "officer.new_item", code=item.tracking_code, kind=t(language, f"kind.{item.kind}"),
+                 due=first_due.strftime("%d/%m/%Y") if first_due else "—")
+        reply = Reply(text, ((Button(t(language, "officer.open"), f"g:oi:{item.id}"),),))
+        await uow.outbox.enqueue(channel, chat_id, reply, dedupe_key=f"new-item:{item.id}:{user_id}:{channel}")
 
 
 async def _unused_code(uow) -> str:

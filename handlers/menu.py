@@ -32,7 +32,10 @@ class MenuFlow:
             ctx.say("error.commune_needed")
             await ctx.goto("start", "commune")
             return
-        ctx.say("menu.title", buttons=[[ctx.button(key, value)] for key, value in MAIN_ENTRIES])
+        entries = list(MAIN_ENTRIES)
+        if ctx.user.role in ("officer", "leader", "admin"):
+            entries.insert(0, ("menu.inbox", "menu:inbox"))
+        ctx.say("menu.title", buttons=[[ctx.button(key, value)] for key, value in entries])
 
     async def handle(self, ctx: FlowContext) -> None:
         choice = ctx.incoming.button
@@ -50,6 +53,8 @@ class MenuFlow:
             await ctx.goto("consultations", "list")
         elif choice == "menu:statistics":
             await ctx.goto("statistics", "show")
+        elif choice == "menu:inbox":
+            await ctx.goto("officer", "inbox", view="open")
         elif choice == "menu:settings":
             await ctx.goto("menu", "settings")
         elif choice == "settings:language":

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.domain.dialog import Button, Conversation, Incoming, Reply
 from bot.settings import Settings
 from bot.texts import has, t
-from handlers import consultations, menu, privacy, publications, schedules, start, statistics, submit, track  # noqa: F401  (flows register themselves)
+from handlers import consultations, menu, officer, privacy, publications, schedules, start, statistics, submit, track  # noqa: F401  (flows register themselves)
 from handlers.core import FLOWS, FlowContext
 from storage.uow import UnitOfWorkFactory
 
@@ -131,6 +131,10 @@ async def _on_command(ctx: FlowContext, command: str) -> None:
     elif command == "help":
         await FLOWS["menu"].show_help(ctx)
         await _reprompt(ctx)
+    elif command == "officer":
+        await FLOWS["officer"].redeem(ctx, ctx.incoming.command_argument)
+    elif command == "inbox":
+        await FLOWS["officer"].open_inbox(ctx)
     elif command == "privacy":
         await ctx.goto("privacy", "show")
     elif command == "cancel":
@@ -150,6 +154,8 @@ async def _on_button(ctx: FlowContext) -> None:
         await _reprompt(ctx)
     elif value == "g:start":
         await FLOWS["start"].begin(ctx)
+    elif value.startswith("g:oi:") and value[5:].isdigit():
+        await FLOWS["officer"].open_item(ctx, int(value[5:]))
     elif value.startswith("g:item:") and value[7:].isdigit():
         # From a notification: open that item (the track flow shows only the citizen's own items).
         await ctx.goto("track", "detail", item_id=int(value[7:]))

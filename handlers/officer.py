@@ -1,0 +1,250 @@
+"""Cán bộ — the officer's inbox and actions, and a leader's access to a denouncer's identity.
+
+/officer CODE redeems an invite; /inbox opens the unit's open items, nearest deadline first. Every
+item and every action is checked on the server (role and unit); a denouncer's name, address and
+contact never appear on an officer's screen (Luật Tố cáo 2018, Điều 47): only a leader can reveal
+them, with a reason, and that access is an audit event.
+"""
+
+from __future__ import annotations
+
+from bot.domain.deadlines import ExtensionNotAllowed
+from bot.domain.dialog import Button
+from bot.domain.kinds import ItemKind
+from bot.domain.workflow import Action, IllegalTransition, ItemStatus, allowed_actions
+from bot.officers import (
+    NotAllowed,
+    accept,
+    answer,
+    extend,
+    forward,
+    handled_item,
+    inbox,
+    is_staff,
+    redeem_invite,
+    reveal_identity,
+    unit_officers,
+)
+from bot.petitions import local_date, move
+from handlers.core import FlowContext, register
+from storage.models import utcnow
+
+OFFICER_ACTIONS = (Action.accept, Action.start, Action.request_info, Action.answer, Action.extend, Action.refuse,
+                   Action.forward, Action.close)
+NEEDS_TEXT = {Action.refuse, Action.request_info, Action.answer, Action.extend}
+VIEWS = ("open", "new", "mine", "overdue")
+
+
+class OfficerFlow:
+    name = "officer"
+
+    async def redeem(self, ctx: FlowContext, code: str) -> None:
+        unit = await redeem_invite(ctx.uow, ctx.user, code) if code else None
+        if unit is None:
+            ctx.say("officer.bad_code")
+            return
+        ctx.say("officer.welcome", role=ctx.text(f"role.{ctx.user.role}"), unit=unit.name)
+        await ctx.goto("officer", "inbox", view="open")
+
+    async def open_inbox(self, ctx: FlowContext) -> None:
+        if not is_staff(ctx.user):
+            ctx.say("officer.not_staff")
+            return
+        await ctx.goto("officer", "inbox", view="open")
+
+    async def open_item(self, ctx: FlowContext, item_id: int) -> None:
+        if not is_staff(ctx.user):
+            ctx.say("officer.not_staff")
+            return
+        await ctx.goto("officer", "item", item_id=item_id)
+
+    async def prompt(self, ctx: FlowContext) -> None:
+        if not is_staff(ctx.user):
+            ctx.say("officer.not_staff")
+            await ctx.goto("menu", "main")
+            return
+        try:
+            await self._show(ctx)
+        except NotAllowed:
+            ctx.say("officer.not_allowed")
+            ctx.conversation.step, ctx.conversation.data = "inbox", {"view": "open"}
+            await self._inbox(ctx)
+
+    async def _show(self, ctx: FlowContext) -> None:
+        step, data = ctx.conversation.step, ctx.conversation.data
+        if step == "item":
+            await self._item(ctx)
+        elif step == "text":
+            ctx.say(f"officer.ask.{data['action']}", buttons=[[ctx.button("officer.back", "oback")]])
+        elif step == "extend_kind":
+            ctx.say("officer.extend_kind", buttons=[[ctx.button("officer.complex", "oext:complex")],
+                                                    [ctx.button("officer.especially", "oext:especially")],
+                                                    [ctx.button("officer.back", "oback")]])
+        elif step == "forward_target":
+            await self._forward_targets(ctx)
+        elif step == "assign":
+            officers = await unit_officers(ctx.uow, ctx.user.unit_id)
+            ctx.say("officer.assign_to", buttons=[*([Button(o.display_name or f"#{o.id}", f"oassign:{o.id}")]
+                                                    for o in officers), [ctx.button("officer.back", "oback")]])
+        elif step == "reveal":
+            ctx.say("officer.ask.reveal", buttons=[[ctx.button("officer.back", "oback")]])
+        else:
+            await self._inbox(ctx)
+
+    async def handle(self, ctx: FlowContext) -> None:
+        if not is_staff(ctx.user):
+            await self.prompt(ctx)
+            return
+        choice, data, step = ctx.incoming.button or "", ctx.conversation.data, ctx.conversation.step
+        try:
+            if choice.startswith("oview:"):
+                await ctx.goto("officer", "inbox", view=choice[6:] if choice[6:] in VIEWS else "open")
+            elif choice.startswith("oi:"):
+                await ctx.goto("officer", "item", item_id=int(choice[3:]))
+            elif choice == "oback":
+                await ctx.goto("officer", "item", item_id=data["item_id"])
+            elif choice == "oinbox":
+                await ctx.goto("officer", "inbox", view=data.get("view", "open"))
+            elif choice.startswith("oa:"):
+                await self._start_action(ctx, Action(choice[3:]))
+            elif choice.startswith("oext:") and step == "extend_kind":
+                data["especially"] = choice == "oext:especially"
+                await ctx.goto("officer", "text", action=Action.extend.value, item_id=data["item_id"],
+                               especially=data["especially"])
+            elif choice.startswith("ofwd:") and step == "forward_target":
+                target = choice[5:]
+                await ctx.goto("officer", "text", action=Action.forward.value, item_id=data["item_id"],
+                               target=None if target == "out" else int(target))
+            elif choice == "oassign":
+                await ctx.goto("officer", "assign", item_id=data["item_id"])
+            elif choice.startswith("oassign:"):
+                await self._assign(ctx, int(choice[8:]))
+            elif choice == "oreveal":
+                await ctx.goto("officer", "reveal", item_id=data["item_id"])
+            elif step == "text" and ctx.incoming.text:
+                await self._apply(ctx, Action(data["action"]), ctx.incoming.text.strip()[:3000])
+            elif step == "reveal" and ctx.incoming.text:
+                await self._reveal(ctx, ctx.incoming.text.strip()[:500])
+            else:
+                await self.prompt(ctx)
+        except NotAllowed:
+            ctx.say("officer.not_allowed")
+            await ctx.goto("officer", "inbox", view="open")
+
+    # -- screens -------------------------------------------------------------------------------------
+    async def _inbox(self, ctx: FlowContext) -> None:
+        view = ctx.conversation.data.get("view", "open")
+        today = utcnow().astimezone(ctx.settings.zone).date()
+        entries = await inbox(ctx.uow, ctx.user, view, today, limit=20)
+        rows = [[Button(("⏰ " if e.next_due and e.next_due < today else "") + ctx.text(
+            "officer.entry", code=e.item.tracking_code, kind=ctx.text(f"kind.{e.item.kind}"),
+            due=e.next_due.strftime("%d/%m") if e.next_due else "—"), f"oi:{e.item.id}")] for e in entries]
+        rows.append([ctx.button(f"officer.view.{v}", f"oview:{v}") for v in VIEWS if v != view][:3])
+        rows.append(ctx.back_to_menu_row())
+        key = "officer.inbox" if entries else "officer.inbox_empty"
+        ctx.say(key, view=ctx.text(f"officer.view.{view}"), count=len(entries), buttons=rows)
+
+    async def _item(self, ctx: FlowContext) -> None:
+        item = await handled_item(ctx.uow, ctx.user, ctx.conversation.data["item_id"])
+        zone = ctx.settings.zone
+        lines = [ctx.text("officer.item", code=item.tracking_code, kind=ctx.text(f"kind.{item.kind}"),
+                          category=item.category, status=ctx.text(f"status.{item.status}"),
+                          received=local_date(item.received_at, zone), description=item.description[:2000])]
+        if item.photos:
+            lines.append(ctx.text("officer.photos", count=len(item.photos), links=" ".join(
+                f"/media/{p[4:]}" for p in item.photos if p.startswith("web:"))))
+        if item.latitude is not None:
+            lines.append(ctx.text("officer.location", lat=f"{item.latitude:.5f}", lon=f"{item.longitude:.5f}"))
+        if item.address:
+            lines.append(ctx.text("officer.address", address=item.address))
+        lines.append(await self._sender(ctx, item))
+        for deadline in await ctx.uow.items.open_deadlines(item.id):
+            lines.append(ctx.text("deadline.line", phase=ctx.text(f"phase.{deadline.phase}"),
+                                  date=deadline.due_on.strftime("%d/%m/%Y"), citation=deadline.citation))
+        for event in (await ctx.uow.items.events(item.id))[-8:]:
+            lines.append(ctx.text("officer.event", at=local_date(event.at, zone), action=event.action,
+                                  note=(": " + event.note[:200]) if event.note and event.action != "reveal_identity"
+                                  else ""))
+        actions = [a for a in allowed_actions(ItemStatus(item.status), ItemKind(item.kind)) if a in OFFICER_ACTIONS]
+        rows = [[ctx.button(f"officer.action.{a.value}", f"oa:{a.value}")] for a in actions]
+        rows.append([ctx.button("officer.assign", "oassign")])
+        if item.kind == ItemKind.denunciation.value and ctx.user.role in ("leader", "admin"):
+            rows.append([ctx.button("officer.reveal", "oreveal")])
+        rows += [[ctx.button("officer.to_inbox", "oinbox")]]
+        ctx.send("\n".join(lines)[:4000], buttons=rows, photos=[p for p in item.photos if not p.startswith("web:")]
+                 if ctx.incoming.channel == item.channel else ())
+
+    async def _sender(self, ctx: FlowContext, item) -> str:
+        if item.kind == ItemKind.denunciation.value:
+            return ctx.text("officer.identity_protected")
+        contact = await ctx.uow.items.contact(item.id)
+        if contact is None:
+            return ctx.text("officer.anonymous")
+        return ctx.text("officer.sender", name=contact.full_name, address=contact.address, phone=contact.phone)
+
+    async def _forward_targets(self, ctx: FlowContext) -> None:
+        item = await handled_item(ctx.uow, ctx.user, ctx.conversation.data["item_id"])
+        units = [u for u in await ctx.uow.units.for_commune(item.commune_code) if u.id != item.unit_id]
+        ctx.say("officer.forward_to", buttons=[*([Button(u.name, f"ofwd:{u.id}")] for u in units),
+                                               [ctx.button("officer.outside", "ofwd:out")],
+                                               [ctx.button("officer.back", "oback")]])
+
+    # -- actions -------------------------------------------------------------------------------------
+    async def _start_action(self, ctx: FlowContext, action: Action) -> None:
+        item = await handled_item(ctx.uow, ctx.user, ctx.conversation.data["item_id"])
+        if action is Action.forward:
+            await ctx.goto("officer", "forward_target", item_id=item.id)
+        elif action is Action.extend and item.kind == ItemKind.denunciation.value:
+            await ctx.goto("officer", "extend_kind", item_id=item.id)
+        elif action in NEEDS_TEXT:
+            await ctx.goto("officer", "text", action=action.value, item_id=item.id)
+        else:
+            await self._apply(ctx, action, None)
+
+    async def _apply(self, ctx: FlowContext, action: Action, text: str | None) -> None:
+        data = ctx.conversation.data
+        item = await handled_item(ctx.uow, ctx.user, data["item_id"])
+        try:
+            if action is Action.accept:
+                await accept(ctx.uow, ctx.user, item, ctx.settings.zone)
+            elif action is Action.answer:
+                await answer(ctx.uow, ctx.user, item, text)
+            elif action is Action.extend:
+                due = await extend(ctx.uow, ctx.user, item, text, especially_complex=data.get("especially", False),
+                                   zone=ctx.settings.zone)
+                ctx.say("officer.extended", date=due.strftime("%d/%m/%Y"))
+            elif action is Action.forward:
+                await forward(ctx.uow, ctx.user, item, text, data.get("target"))
+            else:
+                await move(ctx.uow, item, action, actor_id=ctx.user.id, note=text)
+        except (IllegalTransition, ExtensionNotAllowed) as refused:
+            ctx.say("officer.refused_action", reason=str(refused))
+        else:
+            ctx.say("officer.done", action=ctx.text(f"officer.action.{action.value}"), code=item.tracking_code)
+        if action is Action.forward and data.get("target"):
+            await ctx.goto("officer", "inbox", view="open")
+        else:
+            await ctx.goto("officer", "item", item_id=item.id)
+
+    async def _assign(self, ctx: FlowContext, officer_id: int) -> None:
+        item = await handled_item(ctx.uow, ctx.user, ctx.conversation.data["item_id"])
+        if officer_id not in {o.id for o in await unit_officers(ctx.uow, item.unit_id)}:
+            raise NotAllowed(officer_id)
+        item.assignee_id = officer_id
+        ctx.say("officer.assigned")
+        await ctx.goto("officer", "item", item_id=item.id)
+
+    async def _reveal(self, ctx: FlowContext, reason: str) -> None:
+        item = await handled_item(ctx.uow, ctx.user, ctx.conversation.data["item_id"])
+        if len(reason) < 10:
+            ctx.say("submit.description_short", minimum=10)
+            return
+        contact = await reveal_identity(ctx.uow, ctx.user, item, reason)
+        if contact is None:
+            ctx.say("officer.anonymous")
+        else:
+            ctx.say("officer.sender", name=contact.full_name, address=contact.address, phone=contact.phone)
+        await ctx.goto("officer", "item", item_id=item.id)
+
+
+register(OfficerFlow())

@@ -1,0 +1,169 @@
+"""The officer's side through the web chat: invites, the inbox, actions with their legal deadlines,
+denouncer secrecy, and access control — with a citizen in another tab seeing every move."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select, update
+
+from bot.officers import create_invite
+from storage.models import Invite, Item, ItemDeadline, ItemEvent, Unit, utcnow
+from tests.webchat import Browser, buttons, describe, give_contact, reach_menu, rows
+
+ECONOMY = "Phòng Kinh tế, Hạ tầng và Đô thị"
+OFFICE = "Văn phòng HĐND và UBND phường"
+
+
+async def _unit(runtime, name: str) -> int:
+    [unit] = await rows(runtime, Unit, Unit.name == name)
+    return unit.id
+
+
+@pytest.fixture
+async def officer_tab(runtime):
+    """A second browser, made an officer of the office unit (where public-order items go)."""
+    async with TestClient(TestServer(runtime.web_app)) as client:
+        tab = Browser(client)
+        await reach_menu(tab)
+        code = await create_invite(runtime.uows, await _unit(runtime, OFFICE), "officer")
+        replies = await tab.send(f"/officer {code}")
+        assert replies[0]["text"] == f"Bạn đã được ghi nhận là cán bộ của {OFFICE}."
+        yield tab
+
+
+async def _poll(tab: Browser) -> list[dict]:
+    response = await tab.client.get("/api/chat/messages", params={"after": tab.cursor, "wait": 2})
+    data = await response.json()
+    tab.cursor = data["cursor"]
+    return data["messages"]
+
+
+async def _denounce(citizen: Browser) -> None:
+    await describe(citizen, "denunciation", "public_order", "Cán bộ X nhận tiền để bỏ qua vi phạm xây dựng ở ngõ 5.")
+    await citizen.send(button="location:skip")
+    await give_contact(citizen)
+    await citizen.send(button="submit:send")
+
+
+async def test_an_invite_works_once_and_not_after_it_expires(runtime, citizen):
+    code = await create_invite(runtime.uows, await _unit(runtime, OFFICE), "officer")
+    assert (await citizen.send(f"/officer {code.lower()}"))[0]["text"].startswith("Bạn đã được ghi nhận là cán bộ")
+    async with TestClient(TestServer(runtime.web_app)) as client:
+        other = Browser(client)
+        await reach_menu(other)
+        assert (await other.send(f"/officer {code}"))[0]["text"] == "Mã mời không đúng, đã dùng hoặc đã hết hạn."
+        late = await create_invite(runtime.uows, await _unit(runtime, OFFICE), "officer")
+        async with runtime.uows() as uow:
+            await uow.session.execute(update(Invite).where(Invite.used_at.is_(None))
+                                      .values(expires_at=utcnow() - timedelta(minutes=1)))
+            await uow.commit()
+        assert (await other.send(f"/officer {late}"))[0]["text"] == "Mã mời không đúng, đã dùng hoặc đã hết hạn."
+        assert (await other.send("/inbox"))[0]["text"].startswith("Chức năng này chỉ dành cho cán bộ")
+    [invite] = [i for i in await rows(runtime, Invite) if i.used_at]
+    assert len(invite.code_hash) == 64 and code.replace("-", "") not in invite.code_hash
+
+
+async def test_a_denunciation_from_receipt_to_answer_with_identity_kept_secret(runtime, citizen, officer_tab):
+    await _denounce(citizen)
+    [item] = await rows(runtime, Item)
+    [notice] = await _poll(officer_tab)
+    assert notice["text"].startswith(f"📥 Hồ sơ mới {item.tracking_code} (🛡️ Tố cáo)")
+    opened = await officer_tab.send(button=f"g:oi:{item.id}")
+    view = opened[-1]["text"]
+    assert "Danh tính người tố cáo được bảo mật" in view and "Cán bộ X nhận tiền" in view
+    assert "Luật Tố cáo 2018, Điều 24" in view  # intake deadline with its basis
+
+    accepted = await officer_tab.send(button="oa:accept")
+    assert accepted[0]["text"] == f"Đã thực hiện «✅ Thụ lý» cho hồ sơ {item.tracking_code}."
+    phases = {d.phase: d for d in await rows(runtime, ItemDeadline, ItemDeadline.done_at.is_(None))}
+    assert set(phases) == {"resolution", "acceptance_notice"}
+    assert "Điều 30" in phases["resolution"].citation
+    assert any("đã thụ lý" in m["text"] for m in await _poll(citizen))
+
+    first_due = phases["resolution"].due_on
+    for expected_extensions in (1, 2):
+        await officer_tab.send(button="oa:extend")
+        await officer_tab.send(button="oext:especially")
+        done = await officer_tab.send("Cần xác minh tại ba địa điểm và trưng cầu giám định.")
+        assert done[0]["text"].startswith("Hạn giải quyết mới:")
+        [item] = await rows(runtime, Item)
+        assert item.extensions == expected_extensions
+    [resolution] = await rows(runtime, ItemDeadline, ItemDeadline.done_at.is_(None), ItemDeadline.phase == "resolution")
+    assert resolution.due_on >= first_due + timedelta(days=60)
+    await officer_tab.send(button="oa:extend")
+    await officer_tab.send(button="oext:especially")
+    third = await officer_tab.send("Lần gia hạn thứ ba.")
+    assert third[0]["text"].startswith("Không thực hiện được")
+
+    await officer_tab.send(button="oa:answer")
+    await officer_tab.send("Kết luận nội dung tố cáo: tố cáo đúng một phần, đã xử lý kỷ luật cán bộ X.")
+    notices = await _poll(citizen)
+    assert any("đã trả lời" in m["text"] and "tố cáo đúng một phần" in m["text"] for m in notices)
+    everything_the_officer_saw = " ".join(m["text"] for m in await officer_tab.history())
+    for secret in ("Nguyễn Thị Lan", "Số 3 Hàng Bạc", "0912345678"):
+        assert secret not in everything_the_officer_saw
+
+
+async def test_only_a_leader_reveals_a_denouncers_identity_and_it_is_logged(runtime, citizen, officer_tab):
+    await _denounce(citizen)
+    [item] = await rows(runtime, Item)
+    opened = await officer_tab.send(button=f"g:oi:{item.id}")
+    assert "oreveal" not in buttons(opened[-1]).values()
+    forged = await officer_tab.send(button="oreveal")
+    assert "Nút này đã cũ" in forged[0]["text"]
+    async with TestClient(TestServer(runtime.web_app)) as client:
+        leader = Browser(client)
+        await reach_menu(leader)
+        code = await create_invite(runtime.uows, await _unit(runtime, OFFICE), "leader")
+        await leader.send(f"/officer {code}")
+        await leader.send(button=f"g:oi:{item.id}")
+        await leader.send(button="oreveal")
+        shown = await leader.send("Cần xác minh nhân thân theo yêu cầu của cơ quan điều tra.")
+        assert shown[0]["text"] == "Người gửi: Nguyễn Thị Lan, Số 3 Hàng Bạc, tổ 5, 0912345678"
+    [log] = await rows(runtime, ItemEvent, ItemEvent.action == "reveal_identity")
+    assert "cơ quan điều tra" in log.note
+
+
+async def test_an_officer_of_another_unit_cannot_see_or_act(runtime, citizen, officer_tab):
+    await describe(citizen, "feedback", "land")  # routed to the economy unit, not the office
+    await citizen.send(button="location:skip")
+    await citizen.send(button="consent:anonymous")
+    await citizen.send(button="submit:send")
+    [item] = await rows(runtime, Item)
+    assert item.unit_id == await _unit(runtime, ECONOMY)
+    assert await _poll(officer_tab) == []  # not told about another unit's item
+    refused = await officer_tab.send(button=f"g:oi:{item.id}")
+    assert refused[0]["text"] == "Bạn không có quyền xem hoặc xử lý hồ sơ này."
+    inbox = await officer_tab.send("/inbox")
+    assert item.tracking_code not in inbox[-1]["text"] + str(buttons(inbox[-1]))
+    citizen_tries = await citizen.send(button=f"g:oi:{item.id}")
+    assert citizen_tries[0]["text"].startswith("Chức năng này chỉ dành cho cán bộ")
+    [item] = await rows(runtime, Item)
+    assert item.status == "received"
+
+
+async def test_inbox_orders_by_nearest_deadline_and_filters(runtime, citizen, officer_tab):
+    for text in ("Trộm cắp xe máy liên tục ở ngõ 8 Hàng Bạc.", "Karaoke gây ồn sau 23 giờ ở số 20 Hàng Bạc."):
+        await describe(citizen, "feedback", "public_order", text)
+        await citizen.send(button="location:skip")
+        await citizen.send(button="consent:anonymous")
+        await citizen.send(button="submit:send")
+    first, second = await rows(runtime, Item)
+    async with runtime.uows() as uow:
+        for deadline in await uow.items.open_deadlines(second.id):
+            deadline.due_on -= timedelta(days=30)
+        await uow.commit()
+    inbox = await officer_tab.send("/inbox")
+    listed = [v for v in buttons(inbox[-1]).values() if v.startswith("oi:")]
+    assert listed == [f"oi:{second.id}", f"oi:{first.id}"]  # the overdue one first
+    overdue = await officer_tab.send(button="oview:overdue")
+    assert [v for v in buttons(overdue[-1]).values() if v.startswith("oi:")] == [f"oi:{second.id}"]
+    await officer_tab.send(button="oview:open")
+    await officer_tab.send(button=f"oi:{first.id}")
+    await officer_tab.send(button="oa:accept")
+    await officer_tab.send(button="oinbox")
+    mine = await officer_tab.send(button="oview:mine")
+    assert [v for v in buttons(mine[-1]).values() if v.startswith("oi:")] == [f"oi:{first.id}"]
