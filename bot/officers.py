@@ -52,8 +52,7 @@ async def redeem_invite(uow, user: User, code: str) -> Unit | None:
     invite = (await uow.session.execute(select(Invite).where(Invite.code_hash == _hash(code)))).scalar_one_or_none()
     if invite is None or invite.used_at is not None:
         return None
-    expires = invite.expires_at if invite.expires_at.tzinfo else invite.expires_at.replace(tzinfo=utcnow().tzinfo)
-    if expires < utcnow():
+    if invite.expires_at < utcnow():
         return None
     unit = await uow.units.get(invite.unit_id)
     invite.used_at, invite.used_by = utcnow(), user.id

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import or_, select
 
@@ -16,9 +16,7 @@ MAX_COMMENT = 1000
 
 
 def is_open(consultation: Consultation, now: datetime) -> bool:
-    closes = consultation.closes_at if consultation.closes_at.tzinfo else consultation.closes_at.replace(tzinfo=timezone.utc)
-    opens = consultation.opens_at if consultation.opens_at.tzinfo else consultation.opens_at.replace(tzinfo=timezone.utc)
-    return consultation.status == "open" and opens <= now < closes
+    return consultation.status == "open" and consultation.opens_at <= now < consultation.closes_at
 
 
 class ConsultationsFlow:
@@ -91,7 +89,7 @@ class ConsultationsFlow:
         else:
             text += "\n\n" + self._results(ctx, consultation, await self._votes(ctx, consultation.id))
         rows += [[ctx.button("consult.back", "consult:list")], ctx.back_to_menu_row()]
-        ctx.send(text[:4000], buttons=rows)
+        ctx.send(text, buttons=rows)
 
     async def _votes(self, ctx: FlowContext, consultation_id: int) -> list[ConsultationVote]:
         return list((await ctx.uow.session.execute(

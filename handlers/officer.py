@@ -171,7 +171,7 @@ class OfficerFlow:
         if item.kind == ItemKind.denunciation.value and ctx.user.role in ("leader", "admin"):
             rows.append([ctx.button("officer.reveal", "oreveal")])
         rows += [[ctx.button("officer.to_inbox", "oinbox")]]
-        ctx.send("\n".join(lines)[:4000], buttons=rows, photos=[p for p in item.photos if not p.startswith("web:")]
+        ctx.send("\n".join(lines), buttons=rows, photos=[p for p in item.photos if not p.startswith("web:")]
                  if ctx.incoming.channel == item.channel else ())
 
     async def _sender(self, ctx: FlowContext, item) -> str:

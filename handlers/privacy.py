@@ -29,7 +29,7 @@ class PrivacyFlow:
             lines.append(ctx.text("privacy.no_contact"))
         lines.append(ctx.text("privacy.subscriptions", count=data.subscriptions))
         lines.append(ctx.text("privacy.logs"))
-        ctx.send("\n".join(lines)[:4000], buttons=[[ctx.button("privacy.erase", "privacy:erase")],
+        ctx.send("\n".join(lines), buttons=[[ctx.button("privacy.erase", "privacy:erase")],
                                                     ctx.back_to_menu_row()])
 
     async def handle(self, ctx: FlowContext) -> None:

@@ -90,7 +90,7 @@ class PublicationsFlow:
         if len(disclosures) > (page + 1) * PAGE:
             rows.append([ctx.button("track.more", "dmore")])
         rows += [[ctx.button("disclosures.categories", "dcats")], ctx.back_to_menu_row()]
-        ctx.send("\n\n".join(lines)[:4000], buttons=rows)
+        ctx.send("\n\n".join(lines), buttons=rows)
 
     # -- projects -----------------------------------------------------------------------------------
     async def _projects(self, ctx: FlowContext, commune: int) -> None:
@@ -118,7 +118,7 @@ class PublicationsFlow:
         for update in updates[-15:]:
             text += ctx.text("projects.update", date=_date(update.on), note=update.note, progress=update.progress_percent)
         following = await self._follow(ctx, project.id) is not None
-        ctx.send(text[:4000], buttons=[[ctx.button("projects.unfollow" if following else "projects.follow", "follow")],
+        ctx.send(text, buttons=[[ctx.button("projects.unfollow" if following else "projects.follow", "follow")],
                                        [ctx.button("projects.back", "projects")], ctx.back_to_menu_row()])
 
     async def _follow(self, ctx: FlowContext, project_id: int) -> Subscription | None:

@@ -68,7 +68,7 @@ class ScheduleFlow:
         subscribed = await self._subscription(ctx) is not None
         rows.append([ctx.button("schedule.unsubscribe" if subscribed else "schedule.subscribe", "schedule:toggle")])
         rows.append(ctx.back_to_menu_row())
-        ctx.send("\n\n".join(lines)[:4000], buttons=rows)
+        ctx.send("\n\n".join(lines), buttons=rows)
 
     async def handle(self, ctx: FlowContext) -> None:
         choice = ctx.incoming.button or ""

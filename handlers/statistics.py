@@ -29,7 +29,7 @@ class StatisticsFlow:
             lines.append(ctx.text("stats.by_category"))
             lines += [self._line(ctx, labels.get(c, c), f) for c, f in sorted(report.by_category.items())]
         other = "year" if period == "month" else "month"
-        ctx.send("\n".join(lines)[:4000], buttons=[[ctx.button(f"stats.show.{other}", f"stats:{other}")],
+        ctx.send("\n".join(lines), buttons=[[ctx.button(f"stats.show.{other}", f"stats:{other}")],
                                                     ctx.back_to_menu_row()])
 
     def _line(self, ctx: FlowContext, label: str, figures: Figures) -> str:

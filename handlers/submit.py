@@ -143,7 +143,8 @@ class SubmitFlow:
                     break
                 photos.append(photo.ref)
             ctx.say("submit.photo_added", count=len(photos), limit=MAX_PHOTOS,
-                    buttons=[[ctx.button("submit.photos_done", "photos:done")]])
+                    buttons=[[ctx.button("submit.photos_done", "photos:done")],
+                             [ctx.button("submit.cancel", "submit:cancel")]])
             if len(photos) >= MAX_PHOTOS:
                 await ctx.goto("submit", "location")
         elif ctx.incoming.button == "photos:done":
@@ -153,6 +154,14 @@ class SubmitFlow:
 
     async def _location(self, ctx: FlowContext) -> None:
         data, incoming = ctx.conversation.data, ctx.incoming
+        if incoming.photos:
+            # A late photo of an album, or one sent after «Xong»: keep it, and ask for the place again.
+            photos = data.setdefault("photos", [])
+            room = MAX_PHOTOS - len(photos)
+            photos.extend(p.ref for p in incoming.photos[:room])
+            ctx.say("submit.photo_added" if room > 0 else "submit.photo_limit", count=len(photos), limit=MAX_PHOTOS)
+            await self.prompt(ctx)
+            return
         if incoming.location is not None:
             data["latitude"], data["longitude"] = incoming.location.latitude, incoming.location.longitude
             ctx.say("submit.location_added")
@@ -224,7 +233,7 @@ class SubmitFlow:
             text += ctx.text("submit.part_line", number=number,
                              kind=ctx.text(f"kind.{self._final_kind({**data, **part}).value}"),
                              category=part["category_label"], description=part["description"][:300])
-        ctx.send(text[:4000], buttons=[[ctx.button("submit.confirm", "submit:send")],
+        ctx.send(text, buttons=[[ctx.button("submit.confirm", "submit:send")],
                                        [ctx.button("submit.edit", "submit:edit")],
                                        [ctx.button("submit.split", "submit:split")],
                                        [ctx.button("submit.cancel", "submit:cancel")]])

@@ -136,7 +136,7 @@ class TrackFlow:
         if is_open(status):
             rows.append([ctx.button("track.withdraw", "track:withdraw")])
         rows += [[ctx.button("track.back", "track:list")], ctx.back_to_menu_row()]
-        ctx.send(text[:4000], buttons=rows)
+        ctx.send(text, buttons=rows)
 
     async def _lookup(self, ctx: FlowContext, typed: str) -> None:
         code = normalize_tracking_code(typed)
