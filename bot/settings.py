@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     telegram_mode: TelegramMode = TelegramMode.polling
     telegram_webhook_url: str | None = None
     telegram_webhook_secret: str | None = None
+    telegram_per_chat_rate: float = Field(1.0, gt=0, le=1000)
 
     max_text_length: int = Field(4000, ge=100, le=4096)
     max_photo_bytes: int = Field(5 * 1024 * 1024, ge=10_000, le=20 * 1024 * 1024)

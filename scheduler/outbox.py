@@ -46,6 +46,30 @@ def backoff(attempt: int) -> float:
     return min(300.0, 2.0 ** attempt)
 
 
+class ChatPacer:
+    """A token bucket per chat: a short burst, then ``rate`` messages a second. Telegram asks for
+    about one message a second in a chat; python-telegram-bot's AIORateLimiter only paces the
+    overall and group limits."""
+
+    def __init__(self, rate: float, burst: int, clock=None):
+        self.rate, self.burst = rate, burst
+        self._clock = clock or (lambda: asyncio.get_running_loop().time())
+        self._buckets: dict[str, tuple[float, float]] = {}
+
+    async def wait(self, chat: str) -> None:
+        now = self._clock()
+        tokens, stamp = self._buckets.get(chat, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - stamp) * self.rate)
+        if tokens < 1.0:
+            delay = (1.0 - tokens) / self.rate
+            await asyncio.sleep(delay)
+            now, tokens = now + delay, 1.0
+        self._buckets[chat] = (tokens - 1.0, now)
+        if len(self._buckets) > 10_000:  # forget chats idle long enough to have a full bucket again
+            horizon = now - self.burst / self.rate
+            self._buckets = {c: v for c, v in self._buckets.items() if v[1] > horizon}
+
+
 class OutboxDispatcher:
     def __init__(self, uows: UnitOfWorkFactory, senders: dict[str, Sender], *, batch_size: int = 100,
                  lease: timedelta = timedelta(seconds=60), max_attempts: int = 8, poll_interval: float = 1.0,
@@ -57,6 +81,8 @@ class OutboxDispatcher:
         self.max_attempts = max_attempts
         self.poll_interval = poll_interval
         self._parallel = asyncio.Semaphore(parallel_chats)
+        self._pacers = {channel: ChatPacer(sender.per_chat_rate, getattr(sender, "per_chat_burst", 3))
+                        for channel, sender in senders.items() if getattr(sender, "per_chat_rate", None)}
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._stopping = False
@@ -121,6 +147,9 @@ class OutboxDispatcher:
                     return
 
     async def _send_one(self, channel: str, chat_id: str, payload: dict, parts_sent: int):
+        pacer = self._pacers.get(channel)
+        if pacer is not None:
+            await pacer.wait(chat_id)
         try:
             await self.senders[channel].send(chat_id, Reply.from_payload(payload), parts_sent)
         except (DeliveryRetry, DeliveryRefused) as exc:

@@ -145,7 +145,8 @@ def due_in(row: OutboxMessage, since: datetime) -> float:
 
 @pytest.fixture
 def tg_settings(settings):
-    return settings.model_copy(update={"telegram_token": TOKEN})
+    # Test conversations burst far faster than a person types; pacing has its own test.
+    return settings.model_copy(update={"telegram_token": TOKEN, "telegram_per_chat_rate": 1000.0})
 
 
 @pytest.fixture

@@ -83,9 +83,11 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
 
 class TelegramSender:
     channel = CHANNEL
+    per_chat_burst = 3
 
-    def __init__(self, bot):
+    def __init__(self, bot, per_chat_rate: float = 1.0):
         self.bot = bot
+        self.per_chat_rate = per_chat_rate  # messages a second in one chat, after a burst of per_chat_burst
 
     async def send(self, chat_id: str, reply: Reply, parts_sent: int = 0) -> None:
         """Photos first, then the text in parts; the keyboard rides on the last part. Parts already
@@ -123,7 +125,7 @@ class TelegramChannel:
         self.application = build_application(self.settings, request=request, get_updates_request=get_updates_request)
         self.application.add_handler(TypeHandler(Update, self.on_update))
         self.application.add_error_handler(self.on_error)
-        self.sender = TelegramSender(self.application.bot)
+        self.sender = TelegramSender(self.application.bot, self.settings.telegram_per_chat_rate)
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         incoming = to_incoming(update)
