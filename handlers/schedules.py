@@ -3,7 +3,7 @@ subscribing to the commune's reception announcements."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from sqlalchemy import select
 
@@ -87,7 +87,8 @@ class ScheduleFlow:
         rows = await ctx.uow.session.execute(
             select(ReceptionRegistration).where(ReceptionRegistration.user_id == ctx.user.id,
                                                 ReceptionRegistration.cancelled_at.is_(None),
-                                                ReceptionRegistration.occurs_at >= utcnow())
+                                                # still listed while the session is under way
+                                                ReceptionRegistration.occurs_at >= utcnow() - timedelta(hours=12))
             .order_by(ReceptionRegistration.occurs_at))
         return list(rows.scalars())
 

@@ -82,7 +82,15 @@ class SubmitFlow:
                 return
             data.update(category=chosen.key, category_label=chosen.label(ctx.lang))
             await ctx.goto("submit", "description")
-        elif step == "description" and incoming.text and not incoming.photos:
+        elif step == "description" and incoming.photos:
+            # Telegram users often report with a captioned photo: keep the photo, use the caption.
+            data.setdefault("photos", []).extend(p.ref for p in incoming.photos[:MAX_PHOTOS])
+            caption = (incoming.text or "").strip()
+            if len(caption) >= MIN_DESCRIPTION:
+                await self._description(ctx, caption)
+            else:
+                ctx.say("submit.photo_then_text")
+        elif step == "description" and incoming.text:
             await self._description(ctx, incoming.text.strip())
         elif step == "photos":
             await self._photos(ctx)
@@ -136,7 +144,14 @@ class SubmitFlow:
     async def _photos(self, ctx: FlowContext) -> None:
         data = ctx.conversation.data
         photos = data.setdefault("photos", [])
-        if ctx.incoming.photos:
+        if ctx.incoming.location is not None:
+            data["latitude"], data["longitude"] = ctx.incoming.location.latitude, ctx.incoming.location.longitude
+            ctx.say("submit.location_added")
+            await self.prompt(ctx)
+        elif ctx.incoming.photos:
+            caption = (ctx.incoming.text or "").strip()
+            if caption:
+                data["description"] = f"{data['description']}\n{caption}"[:4000]
             for photo in ctx.incoming.photos:
                 if len(photos) >= MAX_PHOTOS:
                     ctx.say("submit.photo_limit", limit=MAX_PHOTOS)
@@ -146,11 +161,17 @@ class SubmitFlow:
                     buttons=[[ctx.button("submit.photos_done", "photos:done")],
                              [ctx.button("submit.cancel", "submit:cancel")]])
             if len(photos) >= MAX_PHOTOS:
-                await ctx.goto("submit", "location")
+                await self._after_photos(ctx)
         elif ctx.incoming.button == "photos:done":
-            await ctx.goto("submit", "location")
+            await self._after_photos(ctx)
         else:
             await self.prompt(ctx)
+
+    async def _after_photos(self, ctx: FlowContext) -> None:
+        if ctx.conversation.data.get("latitude") is not None:
+            await ctx.goto("submit", "consent")  # the place was already shared as a pin
+        else:
+            await ctx.goto("submit", "location")
 
     async def _location(self, ctx: FlowContext) -> None:
         data, incoming = ctx.conversation.data, ctx.incoming
@@ -265,7 +286,8 @@ class SubmitFlow:
                                                     submission, ctx.settings.zone)
             unit = await ctx.uow.units.get(item.unit_id) if item.unit_id else None
             lines = "\n".join(ctx.text("deadline.line", phase=ctx.text(f"phase.{d.phase}"),
-                                       date=d.due_on.strftime("%d/%m/%Y"), citation=d.citation) for d in deadlines)
+                                       date=d.due_on.strftime("%d/%m/%Y"), citation=d.citation) for d in deadlines) \
+                or ctx.text("submit.no_deadlines")
             ctx.say("submit.receipt", code=item.tracking_code, deadlines=lines,
                     unit=unit.name if unit else commune_label(ctx.user.commune_code))
         await ctx.goto("menu", "main")

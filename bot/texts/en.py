@@ -355,4 +355,6 @@ TEXTS = {
     "sweep.reception.duty": "🗓️ Citizen reception duty: {when} ({date}), {start}–{end}.\nReceived by: {receiver}\nPlace: {place}",
     "sweep.reception.topics": "\nTopics: {topics}",
     "sweep.reception.online": "\nOnline reception: {url}",
+    "submit.photo_then_text": "Photo received. Now please write a few lines describing what happened.",
+    "submit.no_deadlines": "This information is passed on to the competent authority to be checked; the law sets no deadline to reply.",
 }

@@ -356,4 +356,6 @@ TEXTS = {
     "sweep.reception.duty": "🗓️ Lịch trực tiếp công dân: {when} ({date}), {start}–{end}.\nNgười tiếp: {receiver}\nĐịa điểm: {place}",
     "sweep.reception.topics": "\nNội dung: {topics}",
     "sweep.reception.online": "\nTiếp trực tuyến: {url}",
+    "submit.photo_then_text": "Đã nhận ảnh. Bây giờ hãy viết vài dòng mô tả sự việc.",
+    "submit.no_deadlines": "Thông tin này được chuyển tới cơ quan có thẩm quyền để kiểm tra; pháp luật không quy định thời hạn trả lời.",
 }
