@@ -39,7 +39,8 @@ class Runtime:
         if self.telegram is not None:
             senders["telegram"] = self.telegram.sender
         self.dispatcher = OutboxDispatcher(self.uows, senders, max_attempts=settings.outbox_max_attempts)
-        self.scheduler = build_scheduler(self.uows, settings.timezone) if run_scheduler else None
+        self.scheduler = (build_scheduler(self.uows, settings.timezone, settings.sweep_interval_seconds)
+                          if run_scheduler else None)
         self.web_app = self._build_web_app()
 
     def _wake_dispatcher(self) -> None:

@@ -33,7 +33,9 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The server logs its work; one-shot commands print only their result and problems.
+    level = logging.INFO if args.command == "serve" else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         settings = load_settings()
@@ -80,10 +82,6 @@ async def _demo(settings) -> None:
         await engine.dispose()
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 async def _admin(settings, args) -> int:
     from storage.db import create_engine, session_factory
     from storage.migrate import upgrade
@@ -115,3 +113,7 @@ async def _admin(settings, args) -> int:
         return 0
     finally:
         await engine.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -921,7 +921,8 @@ class _Writer:
     def _check_notice(self, planned: _Planned, session: ReceptionSession) -> None:
         """Luật Tiếp công dân 2013, Đ.24: the schedule is published 5 working days before the session."""
         published = _utc(session.published_at)
-        first = upcoming(_utc(session.starts_at), _utc(session.ends_at), session.recurrence, after=published, count=1)
+        first = upcoming(_utc(session.starts_at), _utc(session.ends_at), session.recurrence, after=published, count=1,
+                         zone=self.zone)
         line = planned.lines["start"]
         published_day = published.astimezone(self.zone).date()
         if not first or first[0].starts_at < published:

@@ -21,8 +21,7 @@ async def upcoming_occurrences(ctx: FlowContext, commune: int) -> list[tuple[obj
     zone, now = ctx.settings.zone, datetime.now(timezone.utc)
     found = []
     for session in await ctx.uow.publications.reception_sessions(commune):
-        for occurrence in upcoming(session.starts_at.astimezone(zone), session.ends_at.astimezone(zone),
-                                   session.recurrence, now.astimezone(zone), count=2):
+        for occurrence in upcoming(session.starts_at, session.ends_at, session.recurrence, now, count=2, zone=zone):
             found.append((occurrence, session))
     found.sort(key=lambda pair: pair[0].starts_at)
     return found[:SHOWN]

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from scheduler.sweep import SweepReport, sweep
 from storage.models import utcnow
 from storage.uow import UnitOfWorkFactory
 
@@ -26,8 +28,17 @@ async def forget_old_deliveries(uows: UnitOfWorkFactory) -> int:
     return removed
 
 
-def build_scheduler(uows: UnitOfWorkFactory, timezone: str) -> AsyncIOScheduler:
+async def run_sweep(uows: UnitOfWorkFactory, timezone: str) -> SweepReport:
+    return await sweep(uows, now=utcnow(), zone=ZoneInfo(timezone))
+
+
+def build_scheduler(uows: UnitOfWorkFactory, timezone: str, sweep_interval_seconds: int = 60) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=timezone)
     scheduler.add_job(forget_old_deliveries, "cron", hour=3, minute=17, args=[uows], id="forget-old-deliveries",
                       coalesce=True, max_instances=1, misfire_grace_time=3600)
+    # The sweep's messages wait for the dispatcher's next poll (a second at most), so its commits
+    # wake nothing: a unit of work without the on-commit hook.
+    quiet = UnitOfWorkFactory(uows.sessions)
+    scheduler.add_job(run_sweep, "interval", seconds=sweep_interval_seconds, args=[quiet, timezone], id="sweep",
+                      coalesce=True, max_instances=1, misfire_grace_time=sweep_interval_seconds)
     return scheduler

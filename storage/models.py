@@ -73,6 +73,8 @@ class Unit(Base):
 
 class User(Base):
     __tablename__ = "users"
+    # The sweep and new-item notices look up a unit's staff by role.
+    __table_args__ = (Index("ix_users_unit_role", "unit_id", "role"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     language: Mapped[str] = mapped_column(String(5), default="vi")
     commune_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -292,7 +294,8 @@ class Subscription(Base):
     """A user's wish to be told of a topic (reception schedule, disclosures, a project) in a commune."""
 
     __tablename__ = "subscriptions"
-    __table_args__ = (UniqueConstraint("user_id", "topic", "commune_code", name="uq_subscriptions_user_topic"),)
+    __table_args__ = (UniqueConstraint("user_id", "topic", "commune_code", name="uq_subscriptions_user_topic"),
+                      Index("ix_subscriptions_topic_commune", "topic", "commune_code"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     topic: Mapped[str] = mapped_column(String(50))

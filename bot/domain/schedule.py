@@ -7,7 +7,7 @@ The commune chairman receives citizens at least one day a week (Luật Tiếp c�
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, tzinfo
 
 from dateutil.rrule import rrulestr
 
@@ -21,8 +21,13 @@ class Occurrence:
 
 
 def upcoming(starts_at: datetime, ends_at: datetime, recurrence: str | None, after: datetime,
-             count: int = 3) -> list[Occurrence]:
-    """The next ``count`` occurrences that have not ended by ``after`` (all datetimes aware)."""
+             count: int = 3, zone: tzinfo | None = None) -> list[Occurrence]:
+    """The next ``count`` occurrences that have not ended by ``after`` (all datetimes aware).
+
+    A weekly rule means the commune's weekdays: pass ``zone`` (or local ``starts_at``) so that a
+    Thursday 06:30 session is not expanded on UTC's Wednesday."""
+    if zone is not None:
+        starts_at, ends_at, after = starts_at.astimezone(zone), ends_at.astimezone(zone), after.astimezone(zone)
     duration = ends_at - starts_at
     if not recurrence:
         return [Occurrence(starts_at, ends_at)] if ends_at > after else []
