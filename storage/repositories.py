@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import exists, func, or_, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
@@ -207,13 +207,6 @@ class OutboxRepository:
         )
         return list(rows.scalars())
 
-    async def next_due_at(self, channels: Iterable[str]) -> datetime | None:
-        row = await self.session.execute(
-            select(func.min(OutboxMessage.next_attempt_at)).where(
-                OutboxMessage.channel.in_(list(channels)), OutboxMessage.status.in_(("pending", "sending"))
-            )
-        )
-        return row.scalar_one_or_none()
 
 
 class UnitRepository:
@@ -281,14 +274,6 @@ class ItemRepository:
         rows = await self.session.execute(
             select(ItemDeadline).where(ItemDeadline.item_id == item_id, ItemDeadline.done_at.is_(None))
             .order_by(ItemDeadline.due_on)
-        )
-        return list(rows.scalars())
-
-    async def due_deadlines(self, on_or_before, limit: int = 1000) -> list[ItemDeadline]:
-        """Open deadlines due by a date: an indexed range scan, cost follows the due rows only."""
-        rows = await self.session.execute(
-            select(ItemDeadline).where(ItemDeadline.done_at.is_(None), ItemDeadline.due_on <= on_or_before)
-            .order_by(ItemDeadline.due_on, ItemDeadline.id).limit(limit)
         )
         return list(rows.scalars())
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from bot.officers import create_invite
 from storage.models import Invite, Item, ItemDeadline, ItemEvent, Unit, utcnow

@@ -92,8 +92,6 @@ async def test_item_with_contact_deadlines_and_events_round_trips(uows):
         deadlines = await uow.items.open_deadlines(item_id)
         assert [(d.phase, d.due_on) for d in deadlines] == [("intake", date(2026, 2, 26))]
         assert [e.action for e in await uow.items.events(item_id)] == ["submit"]
-        assert [d.item_id for d in await uow.items.due_deadlines(date(2026, 2, 26))] == [item_id]
-        assert await uow.items.due_deadlines(date(2026, 2, 25)) == []
 
 
 async def test_conversation_state_round_trips_per_channel_and_chat(uows):
