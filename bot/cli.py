@@ -36,7 +36,8 @@ def main(argv: list[str] | None = None) -> int:
     # The server logs its work; one-shot commands print only their result and problems.
     level = logging.INFO if args.command == "serve" else logging.WARNING
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines would carry the bot token
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)  # one line per sweep otherwise
     try:
         settings = load_settings()
     except SettingsError as exc:

@@ -137,11 +137,8 @@ async def accept(uow, officer: User, item: Item, zone: ZoneInfo) -> None:
 
 
 async def answer(uow, officer: User, item: Item, text: str) -> None:
+    """The decision or reply; answering ends every running clock of the item (see ``move``)."""
     await move(uow, item, Action.answer, actor_id=officer.id, note=text)
-    for deadline in await uow.items.open_deadlines(item.id):
-        if deadline.phase in (Phase.resolution.value, Phase.acceptance_notice.value, Phase.status_update.value,
-                              Phase.escalation.value):
-            deadline.done_at = utcnow()
 
 
 async def extend(uow, officer: User, item: Item, reason: str, *, especially_complex: bool, zone: ZoneInfo) -> date:

@@ -157,10 +157,12 @@ async def move(uow, item: Item, action: Action, *, actor_id: int | None, note: s
                       to_status=new_status.value, note=note, data=data or {})
     uow.items.record(event)
     item.status = new_status.value
-    if new_status not in OPEN and new_status is not ItemStatus.answered:
-        item.closed_at = utcnow()
+    if new_status not in OPEN:
+        # Answered, closed, refused, forwarded, withdrawn or escalated: no clock runs any more.
         for deadline in await uow.items.open_deadlines(item.id):
             deadline.done_at = utcnow()
+        if new_status is not ItemStatus.answered:
+            item.closed_at = utcnow()
     await uow.session.flush()
     if notify:
         await notify_citizen(uow, item, event)

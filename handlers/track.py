@@ -89,10 +89,21 @@ class TrackFlow:
         shown = items[page * PAGE:(page + 1) * PAGE]
         rows = [[Button(ctx.text("track.entry", code=i.tracking_code, kind=ctx.text(f"kind.{i.kind}"),
                                  status=ctx.text(f"status.{i.status}")), f"item:{i.id}")] for i in shown]
+        lines = []
+        for item in shown:
+            line = ctx.text("track.line", code=item.tracking_code, status=ctx.text(f"status.{item.status}"))
+            deadlines = await ctx.uow.items.open_deadlines(item.id)
+            if deadlines:
+                line += ctx.text("track.line_due", date=deadlines[0].due_on.strftime("%d/%m/%Y"))
+            answer = await latest_answer(ctx.uow, item.id)
+            if answer is not None and answer.note:
+                line += ctx.text("track.line_answer", answer=answer.note[:160])
+            lines.append(line)
         if len(items) > (page + 1) * PAGE:
             rows.append([ctx.button("track.more", "track:more")])
         rows.append(ctx.back_to_menu_row())
-        ctx.send(ctx.text("track.title", count=len(items)) + "\n" + ctx.text("track.lookup_hint"), buttons=rows)
+        ctx.send("\n".join([ctx.text("track.title", count=len(items)), *lines, "", ctx.text("track.lookup_hint")]),
+                 buttons=rows)
 
     async def _own_item(self, ctx: FlowContext, item_id: int):
         item = await ctx.uow.items.get(item_id)

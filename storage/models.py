@@ -309,7 +309,10 @@ class OutboxMessage(Base):
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_pending", "next_attempt_at", postgresql_where=text("status IN ('pending', 'sending')"),
                             sqlite_where=text("status IN ('pending', 'sending')")),
-                      Index("ix_outbox_chat", "channel", "chat_id", "id"))
+                      Index("ix_outbox_chat", "channel", "chat_id", "id"),
+                      # Ids are the web chat's read cursor, so they must never be reused (SQLite would
+                      # reuse the highest ids after /privacy deletes a chat's history).
+                      {"sqlite_autoincrement": True})
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
     channel: Mapped[str] = mapped_column(String(20))

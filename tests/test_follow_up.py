@@ -66,6 +66,9 @@ async def test_answer_shown_then_rated_satisfied_closes(runtime, citizen):
     await _officer(runtime, Action.accept)
     await _officer(runtime, Action.answer, "Đã vá ổ gà ngày 20/11.")
     [item] = await _rows(runtime, Item)
+    listing = await citizen.send(button="g:menu")
+    listing = await citizen.send(button="menu:track")
+    assert f"• {item.tracking_code}: đã trả lời\n  💬 Đã vá ổ gà ngày 20/11." in listing[-1]["text"]
     detail = await citizen.send(button=f"g:item:{item.id}")
     assert "💬 Trả lời của cơ quan" in detail[-1]["text"] and "Đã vá ổ gà ngày 20/11." in detail[-1]["text"]
     rated = await citizen.send(button="rate:yes")

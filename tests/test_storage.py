@@ -171,3 +171,20 @@ async def test_two_dispatchers_never_claim_the_same_row_on_postgresql(db_url):
     await engine.dispose()
     assert not set(first) & set(second)
     assert len(first) + len(second) == 40
+
+
+async def test_outbox_ids_are_never_reused_after_a_chats_history_is_erased(uows):
+    """The web chat reads its messages by id; a reused id would hide a new message behind a cursor."""
+    from sqlalchemy import delete
+
+    async with uows() as uow:
+        for n in range(3):
+            await uow.outbox.enqueue("web", "c", Reply(f"m{n}"), f"history-{n}")
+        await uow.commit()
+    async with uows() as uow:
+        highest = max(r.id for r in await uow.outbox.for_chat("web", "c", 0))
+        await uow.session.execute(delete(OutboxMessage))
+        await uow.outbox.enqueue("web", "c", Reply("after the erase"), "after")
+        await uow.commit()
+    async with uows() as uow:
+        assert [r.payload["text"] for r in await uow.outbox.for_chat("web", "c", highest)] == ["after the erase"]

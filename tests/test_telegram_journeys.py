@@ -586,7 +586,8 @@ async def test_track_list_detail_typed_code_and_withdraw(bot, lan):
     received = local_day(bot, item.received_at)
     status_update = next(d for d in await rows(bot, ItemDeadline) if d.phase == "status_update")
 
-    listing = "Hồ sơ của bạn (1):\nBạn cũng có thể gõ mã hồ sơ (ví dụ TD-K7QX3-M9PAW) để xem chi tiết."
+    listing = (f"Hồ sơ của bạn (1):\n• {code}: đã tiếp nhận, hạn tiếp theo {status_update.due_on:%d/%m/%Y}\n\n"
+               "Bạn cũng có thể gõ mã hồ sơ (ví dụ TD-K7QX3-M9PAW) để xem chi tiết.")
     assert await lan.press("menu:track") == [listing]
     assert lan.keyboard() == [[(f"{code} · 💬 Phản ánh, kiến nghị · đã tiếp nhận", f"item:{item.id}")], [BACK_TO_MENU]]
 

@@ -82,5 +82,7 @@ async def file_complaint(tab: Browser) -> list[dict]:
 
 
 async def rows(runtime, model, *where) -> list:
+    """Rows in primary-key order (PostgreSQL returns updated rows in whatever order it likes)."""
     async with runtime.uows() as uow:
-        return list((await uow.session.execute(select(model).where(*where))).scalars())
+        query = select(model).where(*where).order_by(*model.__table__.primary_key.columns)
+        return list((await uow.session.execute(query)).scalars())

@@ -357,4 +357,7 @@ TEXTS = {
     "sweep.reception.online": "\nOnline reception: {url}",
     "submit.photo_then_text": "Photo received. Now please write a few lines describing what happened.",
     "submit.no_deadlines": "This information is passed on to the competent authority to be checked; the law sets no deadline to reply.",
+    "track.line": "• {code}: {status}",
+    "track.line_due": ", next deadline {date}",
+    "track.line_answer": "\n  💬 {answer}",
 }

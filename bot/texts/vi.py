@@ -358,4 +358,7 @@ TEXTS = {
     "sweep.reception.online": "\nTiếp trực tuyến: {url}",
     "submit.photo_then_text": "Đã nhận ảnh. Bây giờ hãy viết vài dòng mô tả sự việc.",
     "submit.no_deadlines": "Thông tin này được chuyển tới cơ quan có thẩm quyền để kiểm tra; pháp luật không quy định thời hạn trả lời.",
+    "track.line": "• {code}: {status}",
+    "track.line_due": ", hạn tiếp theo {date}",
+    "track.line_answer": "\n  💬 {answer}",
 }
