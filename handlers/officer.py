@@ -26,6 +26,7 @@ from bot.officers import (
     unit_officers,
 )
 from bot.petitions import local_date, move
+from bot.publishing import LEADERS, announce, close_consultation, open_consultations, project_update
 from handlers.core import FlowContext, register
 from storage.models import utcnow
 
@@ -88,6 +89,21 @@ class OfficerFlow:
                                                     for o in officers), [ctx.button("officer.back", "oback")]])
         elif step == "reveal":
             ctx.say("officer.ask.reveal", buttons=[[ctx.button("officer.back", "oback")]])
+        elif step == "publish":
+            ctx.say("publish.title", buttons=[[ctx.button("publish.announce", "opub:announce")],
+                                              [ctx.button("publish.project", "opub:project")],
+                                              [ctx.button("publish.close", "opub:close")],
+                                              [ctx.button("officer.to_inbox", "oinbox")]])
+        elif step in ("announce_text", "project_progress", "project_note"):
+            ctx.say(f"publish.ask.{step}", buttons=[[ctx.button("officer.to_inbox", "oinbox")]])
+        elif step == "project_pick":
+            projects = await ctx.uow.publications.projects(ctx.user.commune_code)
+            ctx.say("publish.pick_project", buttons=[*([Button(f"{p.name} — {p.progress_percent}%", f"oproj:{p.id}")]
+                                                       for p in projects), [ctx.button("officer.to_inbox", "oinbox")]])
+        elif step == "consult_pick":
+            open_now = await open_consultations(ctx.uow, ctx.user.commune_code)
+            ctx.say("publish.pick_consultation", buttons=[*([Button(c.title[:60], f"oclose:{c.id}")] for c in open_now),
+                                                          [ctx.button("officer.to_inbox", "oinbox")]])
         else:
             await self._inbox(ctx)
 
@@ -121,6 +137,22 @@ class OfficerFlow:
                 await self._assign(ctx, int(choice[8:]))
             elif choice == "oreveal":
                 await ctx.goto("officer", "reveal", item_id=data["item_id"])
+            elif choice == "opub":
+                await ctx.goto("officer", "publish")
+            elif choice == "opub:announce":
+                await ctx.goto("officer", "announce_text")
+            elif choice == "opub:project":
+                await ctx.goto("officer", "project_pick")
+            elif choice == "opub:close":
+                await ctx.goto("officer", "consult_pick")
+            elif choice.startswith("oproj:"):
+                await ctx.goto("officer", "project_progress", project_id=int(choice[6:]))
+            elif choice.startswith("oclose:"):
+                consultation = await close_consultation(ctx.uow, ctx.user, int(choice[7:]))
+                ctx.say("publish.closed", title=consultation.title)
+                await ctx.goto("officer", "publish")
+            elif step in ("announce_text", "project_progress", "project_note") and ctx.incoming.text:
+                await self._publish_text(ctx, step, ctx.incoming.text.strip())
             elif step == "text" and ctx.incoming.text:
                 await self._apply(ctx, Action(data["action"]), ctx.incoming.text.strip()[:3000])
             elif step == "reveal" and ctx.incoming.text:
@@ -140,6 +172,8 @@ class OfficerFlow:
             "officer.entry", code=e.item.tracking_code, kind=ctx.text(f"kind.{e.item.kind}"),
             due=e.next_due.strftime("%d/%m") if e.next_due else "—"), f"oi:{e.item.id}")] for e in entries]
         rows.append([ctx.button(f"officer.view.{v}", f"oview:{v}") for v in VIEWS if v != view][:3])
+        if ctx.user.role in LEADERS:
+            rows.append([ctx.button("publish.menu", "opub")])
         rows.append(ctx.back_to_menu_row())
         key = "officer.inbox" if entries else "officer.inbox_empty"
         ctx.say(key, view=ctx.text(f"officer.view.{view}"), count=len(entries), buttons=rows)
@@ -245,6 +279,25 @@ class OfficerFlow:
         else:
             ctx.say("officer.sender", name=contact.full_name, address=contact.address, phone=contact.phone)
         await ctx.goto("officer", "item", item_id=item.id)
+
+    async def _publish_text(self, ctx: FlowContext, step: str, text: str) -> None:
+        data = ctx.conversation.data
+        key = ctx.incoming.update_key  # one publication per message: a redelivery cannot repeat it
+        if step == "announce_text":
+            count = await announce(ctx.uow, ctx.user, text[:3000], key)
+            ctx.say("publish.announced", count=count)
+            await ctx.goto("officer", "publish")
+        elif step == "project_progress":
+            if not text.isdigit() or not 0 <= int(text) <= 100:
+                ctx.say("publish.bad_progress")
+                return
+            await ctx.goto("officer", "project_note", project_id=data["project_id"], progress=int(text))
+        else:
+            today = utcnow().astimezone(ctx.settings.zone).date()
+            count = await project_update(ctx.uow, ctx.user, data["project_id"], data["progress"], text[:1000], today,
+                                         key)
+            ctx.say("publish.project_done", count=count)
+            await ctx.goto("officer", "publish")
 
 
 register(OfficerFlow())

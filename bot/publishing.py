@@ -1,0 +1,79 @@
+"""What a leader publishes from the bot: an announcement to the commune's subscribers, a project's
+progress update (its followers are told), closing a consultation. Each is one transaction with
+every outgoing message, so a broadcast interrupted by a crash resumes from the outbox and nobody
+gets it twice (each row has a dedupe key naming the publication and the recipient)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from bot.domain.dialog import Reply
+from bot.officers import NotAllowed
+from bot.texts import t
+from storage.models import ChannelIdentity, Consultation, Project, ProjectUpdate, Subscription, User
+
+LEADERS = ("leader", "admin")
+
+
+def require_leader(user: User) -> None:
+    if user.role not in LEADERS:
+        raise NotAllowed(user.id)
+
+
+async def _audience(uow, commune_code: int, topic: str | None):
+    """(user id, language, channel, chat) of every subscriber of the commune (of one topic if given)."""
+    query = (select(User.id, User.language, ChannelIdentity.channel, ChannelIdentity.last_chat_id)
+             .join(Subscription, Subscription.user_id == User.id)
+             .join(ChannelIdentity, ChannelIdentity.user_id == User.id)
+             .where(Subscription.commune_code == commune_code, ChannelIdentity.last_chat_id.is_not(None))
+             .distinct())
+    if topic is not None:
+        query = query.where(Subscription.topic == topic)
+    return (await uow.session.execute(query)).all()
+
+
+async def announce(uow, leader: User, text: str, publication_key: str) -> int:
+    require_leader(leader)
+    sent = 0
+    for user_id, language, channel, chat_id in await _audience(uow, leader.commune_code, None):
+        body = t(language, "publish.announcement", text=text)
+        await uow.outbox.enqueue(channel, chat_id, Reply(body), dedupe_key=f"announce:{publication_key}:{user_id}:{channel}")
+        sent += 1
+    return sent
+
+
+async def project_update(uow, leader: User, project_id: int, progress: int, note: str, on: date,
+                         publication_key: str) -> int:
+    require_leader(leader)
+    project = await uow.session.get(Project, project_id)
+    if project is None or project.commune_code != leader.commune_code:
+        raise NotAllowed(project_id)
+    uow.session.add(ProjectUpdate(project_id=project.id, on=on, progress_percent=progress, note=note))
+    project.progress_percent = progress
+    project.status = "completed" if progress >= 100 else "in_progress"
+    told = 0
+    for user_id, language, channel, chat_id in await _audience(uow, leader.commune_code, f"project:{project.id}"):
+        body = t(language, "publish.project_update", name=project.name, progress=progress, note=note)
+        reply = Reply(body)
+        await uow.outbox.enqueue(channel, chat_id, reply, dedupe_key=f"project:{publication_key}:{user_id}:{channel}")
+        told += 1
+    return told
+
+
+async def open_consultations(uow, commune_code: int) -> list[Consultation]:
+    rows = await uow.session.execute(select(Consultation).where(Consultation.commune_code == commune_code,
+                                                                Consultation.status == "open"))
+    return list(rows.scalars())
+
+
+async def close_consultation(uow, leader: User, consultation_id: int) -> Consultation:
+    require_leader(leader)
+    consultation = await uow.session.get(Consultation, consultation_id)
+    if consultation is None or consultation.commune_code != leader.commune_code:
+        raise NotAllowed(consultation_id)
+    consultation.status = "closed"
+    return consultation
+
+
