@@ -53,6 +53,7 @@ from bot.categories import DEFAULT_CATEGORIES
 from bot.domain.calendar import DEFAULT_CALENDAR
 from bot.domain.communes import COMMUNE_PREFIXES, commune_by_code, fold, search_communes
 from bot.domain.schedule import WEEKDAY_CODES, is_valid_rule, upcoming
+from bot.publishing import announce_sessions
 from bot.texts import vi
 from storage.models import (
     CommuneCategory,
@@ -909,14 +910,19 @@ class _Writer:
         return {"published_at": self.now}
 
     async def _write_sessions(self) -> None:
+        existing = await self._rows(ReceptionSession, ReceptionSession.commune_code.in_(self.communes))
+        known = {id(row) for row in existing}
         written = await self._upsert(
-            ReceptionSession, "reception_sessions",
-            await self._rows(ReceptionSession, ReceptionSession.commune_code.in_(self.communes)),
+            ReceptionSession, "reception_sessions", existing,
             lambda session: (session.commune_code, _utc(session.starts_at), " ".join(session.place.split())),
             keep=self._publication)
         for planned, session in written:
             if session.status != "cancelled":
                 self._check_notice(planned, session)
+        new = [session for _, session in written if id(session) not in known and session.status != "cancelled"]
+        if new:
+            await self.session.flush()  # the new sessions need their ids for the dedupe keys
+            await announce_sessions(self.session, new, self.zone)
 
     def _check_notice(self, planned: _Planned, session: ReceptionSession) -> None:
         """Luật Tiếp công dân 2013, Đ.24: the schedule is published 5 working days before the session."""

@@ -12,7 +12,16 @@ from sqlalchemy import select
 from bot.domain.dialog import Reply
 from bot.officers import NotAllowed
 from bot.texts import t
-from storage.models import ChannelIdentity, Consultation, Project, ProjectUpdate, Subscription, User
+from storage.models import (
+    ChannelIdentity,
+    Consultation,
+    Project,
+    ProjectUpdate,
+    ReceptionSession,
+    Subscription,
+    User,
+)
+from storage.repositories import OutboxRepository
 
 LEADERS = ("leader", "admin")
 
@@ -22,7 +31,7 @@ def require_leader(user: User) -> None:
         raise NotAllowed(user.id)
 
 
-async def _audience(uow, commune_code: int, topic: str | None):
+async def _audience(session, commune_code: int, topic: str | None):
     """(user id, language, channel, chat) of every subscriber of the commune (of one topic if given)."""
     query = (select(User.id, User.language, ChannelIdentity.channel, ChannelIdentity.last_chat_id)
              .join(Subscription, Subscription.user_id == User.id)
@@ -31,13 +40,13 @@ async def _audience(uow, commune_code: int, topic: str | None):
              .distinct())
     if topic is not None:
         query = query.where(Subscription.topic == topic)
-    return (await uow.session.execute(query)).all()
+    return (await session.execute(query)).all()
 
 
 async def announce(uow, leader: User, text: str, publication_key: str) -> int:
     require_leader(leader)
     sent = 0
-    for user_id, language, channel, chat_id in await _audience(uow, leader.commune_code, None):
+    for user_id, language, channel, chat_id in await _audience(uow.session, leader.commune_code, None):
         body = t(language, "publish.announcement", text=text)
         await uow.outbox.enqueue(channel, chat_id, Reply(body), dedupe_key=f"announce:{publication_key}:{user_id}:{channel}")
         sent += 1
@@ -54,7 +63,7 @@ async def project_update(uow, leader: User, project_id: int, progress: int, note
     project.progress_percent = progress
     project.status = "completed" if progress >= 100 else "in_progress"
     told = 0
-    for user_id, language, channel, chat_id in await _audience(uow, leader.commune_code, f"project:{project.id}"):
+    for user_id, language, channel, chat_id in await _audience(uow.session, leader.commune_code, f"project:{project.id}"):
         body = t(language, "publish.project_update", name=project.name, progress=progress, note=note)
         reply = Reply(body)
         await uow.outbox.enqueue(channel, chat_id, reply, dedupe_key=f"project:{publication_key}:{user_id}:{channel}")
@@ -77,3 +86,20 @@ async def close_consultation(uow, leader: User, consultation_id: int) -> Consult
     return consultation
 
 
+
+
+async def announce_sessions(session, sessions: list[ReceptionSession], zone) -> int:
+    """Tell the commune's reception subscribers of newly published sessions (Luật Tiếp công dân 2013,
+    Điều 24: the schedule is made public). ``session`` is the importer's SQLAlchemy session."""
+    outbox = OutboxRepository(session)
+    told = 0
+    for reception in sessions:
+        start, end = reception.starts_at.astimezone(zone), reception.ends_at.astimezone(zone)
+        for user_id, language, channel, chat_id in await _audience(session, reception.commune_code, "reception"):
+            text = t(language, "publish.session_new", weekday=t(language, f"weekday.{start.weekday()}"),
+                     date=f"{start:%d/%m/%Y}", start=f"{start:%H:%M}", end=f"{end:%H:%M}",
+                     receiver=reception.receiver, place=reception.place)
+            await outbox.enqueue(channel, chat_id, Reply(text),
+                                 dedupe_key=f"session-published:{reception.id}:{user_id}:{channel}")
+            told += 1
+    return told

@@ -27,6 +27,7 @@ from bot.officers import (
 )
 from bot.petitions import local_date, move
 from bot.publishing import LEADERS, announce, close_consultation, open_consultations, project_update
+from bot.templates import templates_for
 from handlers.core import FlowContext, register
 from storage.models import utcnow
 
@@ -76,7 +77,12 @@ class OfficerFlow:
         if step == "item":
             await self._item(ctx)
         elif step == "text":
-            ctx.say(f"officer.ask.{data['action']}", buttons=[[ctx.button("officer.back", "oback")]])
+            item = await handled_item(ctx.uow, ctx.user, data["item_id"])
+            choices = templates_for(data["action"], item.kind)
+            ctx.say(f"officer.ask.{data['action']}", buttons=[
+                *([Button("📋 " + text[:40] + ("…" if len(text) > 40 else ""), f"otpl:{n}")]
+                  for n, text in enumerate(choices)),
+                [ctx.button("officer.back", "oback")]])
         elif step == "extend_kind":
             ctx.say("officer.extend_kind", buttons=[[ctx.button("officer.complex", "oext:complex")],
                                                     [ctx.button("officer.especially", "oext:especially")],
@@ -153,6 +159,14 @@ class OfficerFlow:
                 await ctx.goto("officer", "publish")
             elif step in ("announce_text", "project_progress", "project_note") and ctx.incoming.text:
                 await self._publish_text(ctx, step, ctx.incoming.text.strip())
+            elif choice.startswith("otpl:") and step == "text":
+                item = await handled_item(ctx.uow, ctx.user, data["item_id"])
+                choices = templates_for(data["action"], item.kind)
+                index = int(choice[5:]) if choice[5:].isdigit() else -1
+                if 0 <= index < len(choices):
+                    await self._apply(ctx, Action(data["action"]), choices[index])
+                else:
+                    await self.prompt(ctx)
             elif step == "text" and ctx.incoming.text:
                 await self._apply(ctx, Action(data["action"]), ctx.incoming.text.strip()[:3000])
             elif step == "reveal" and ctx.incoming.text:

@@ -167,3 +167,21 @@ async def test_inbox_orders_by_nearest_deadline_and_filters(runtime, citizen, of
     await officer_tab.send(button="oinbox")
     mine = await officer_tab.send(button="oview:mine")
     assert [v for v in buttons(mine[-1]).values() if v.startswith("oi:")] == [f"oi:{first.id}"]
+
+
+async def test_an_officer_answers_with_a_template_in_one_tap(runtime, citizen, officer_tab):
+    await describe(citizen, "feedback", "public_order", "Karaoke gây ồn sau 23 giờ ở số 20 Hàng Bạc.")
+    await citizen.send(button="location:skip")
+    await citizen.send(button="consent:anonymous")
+    await citizen.send(button="submit:send")
+    [item] = await rows(runtime, Item)
+    await officer_tab.send(button=f"g:oi:{item.id}")
+    await officer_tab.send(button="oa:accept")
+    ask = await officer_tab.send(button="oa:answer")
+    templates = {k: v for k, v in buttons(ask[-1]).items() if v.startswith("otpl:")}
+    assert len(templates) == 2 and all(k.startswith("📋 ") for k in templates)
+    await officer_tab.send(button="otpl:0")
+    [item] = await rows(runtime, Item)
+    [answer] = await rows(runtime, ItemEvent, ItemEvent.action == "answer")
+    assert item.status == "answered" and answer.note.startswith("UBND đã kiểm tra hiện trường")
+    assert any("UBND đã kiểm tra hiện trường" in m["text"] for m in await _poll(citizen))

@@ -96,3 +96,19 @@ async def test_an_officer_who_is_not_a_leader_cannot_publish(runtime, citizen):
         assert "Nút này đã cũ" in forged[0]["text"]
     finally:
         await officer.client.close()
+
+
+async def test_subscribers_hear_of_newly_published_reception_sessions_once(runtime, citizen):
+    from pathlib import Path
+
+    from bot.importer import import_file
+
+    await citizen.send(button="menu:schedule")
+    await citizen.send(button="schedule:toggle")
+    example = Path(__file__).resolve().parents[1] / "examples" / "hoan-kiem.yaml"
+    await import_file(runtime.uows, example, zone=runtime.settings.zone)
+    notices = [m["text"] for m in await _poll(citizen)]
+    assert notices and all(n.startswith("📅 Lịch tiếp công dân mới:") for n in notices)
+    assert any("Người tiếp:" in n and "Địa điểm:" in n for n in notices)
+    await import_file(runtime.uows, example, zone=runtime.settings.zone)  # nothing new: nothing said
+    assert await _poll(citizen) == []

@@ -376,4 +376,5 @@ TEXTS = {
     "publish.closed": "Consultation «{title}» closed; citizens can see the results.",
     "publish.announcement": "📣 From the People's Committee:\n\n{text}",
     "publish.project_update": "🏗️ {name}: {progress}% done.\n{note}",
+    "publish.session_new": "📅 New citizen reception session: {weekday} {date}, {start}–{end}\nReceived by: {receiver}\nPlace: {place}",
 }

@@ -377,4 +377,5 @@ TEXTS = {
     "publish.closed": "Đã kết thúc lấy ý kiến «{title}»; người dân xem được kết quả.",
     "publish.announcement": "📣 Thông báo của UBND:\n\n{text}",
     "publish.project_update": "🏗️ {name}: tiến độ {progress}%.\n{note}",
+    "publish.session_new": "📅 Lịch tiếp công dân mới: {weekday} {date}, {start}–{end}\nNgười tiếp: {receiver}\nĐịa điểm: {place}",
 }
