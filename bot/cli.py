@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 
+from bot.domain.roles import STAFF_ROLES
 from bot.settings import SettingsError, load_settings
 
 
@@ -23,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     admin_commands = admin.add_subparsers(dest="admin_command", required=True)
     invite = admin_commands.add_parser("invite", help="create a one-time code an officer redeems with /officer CODE")
     invite.add_argument("--unit", required=True, type=int, help="unit id (see the units table)")
-    invite.add_argument("--role", choices=("officer", "leader", "admin"), default="officer")
+    invite.add_argument("--role", choices=STAFF_ROLES, default="officer")
     invite.add_argument("--days", type=int, default=7, help="days until the code expires")
     importer = admin_commands.add_parser("import", help="import units, officers, routing, schedules, disclosures, "
                                                         "projects, consultations from a YAML or CSV file")

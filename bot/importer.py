@@ -52,6 +52,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.categories import DEFAULT_CATEGORIES
 from bot.domain.calendar import DEFAULT_CALENDAR
 from bot.domain.communes import COMMUNE_PREFIXES, commune_by_code, fold, search_communes
+from bot.domain.roles import STAFF_ROLES
 from bot.domain.schedule import WEEKDAY_CODES, is_valid_rule, upcoming
 from bot.publishing import announce_sessions
 from bot.texts import vi
@@ -74,7 +75,6 @@ DISCLOSURE_CATEGORIES = tuple(key.removeprefix("disclosure.category.") for key i
                               if key.startswith("disclosure.category."))
 PROJECT_STATUSES = tuple(key.removeprefix("projects.status.") for key in vi.TEXTS
                          if key.startswith("projects.status."))
-STAFF_ROLES = ("officer", "leader", "admin")
 SESSION_STATUSES = ("scheduled", "cancelled")
 CONSULTATION_STATUSES = ("open", "closed")
 LANGUAGES = ("vi", "en")

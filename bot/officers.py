@@ -16,11 +16,11 @@ from sqlalchemy import func, select
 
 from bot.domain.deadlines import ExtensionNotAllowed, NoRule, deadline_for, extend_denunciation
 from bot.domain.kinds import ItemKind, Phase
+from bot.domain.roles import LEADER_ROLES, STAFF_ROLES
 from bot.domain.workflow import OPEN, Action, ItemStatus
 from bot.petitions import move
 from storage.models import Invite, Item, ItemDeadline, ItemEvent, Unit, User, utcnow
 
-STAFF = ("officer", "leader", "admin")
 INVITE_ALPHABET = "ACDEFGHJKMNPQRTWXY34679"
 
 
@@ -61,7 +61,7 @@ async def redeem_invite(uow, user: User, code: str) -> Unit | None:
 
 
 def is_staff(user: User) -> bool:
-    return user.role in STAFF
+    return user.role in STAFF_ROLES
 
 
 def may_handle(user: User, item: Item) -> bool:
@@ -100,7 +100,7 @@ async def inbox(uow, user: User, view: str, today: date, limit: int = 50) -> lis
 
 
 async def unit_officers(uow, unit_id: int) -> list[User]:
-    rows = await uow.session.execute(select(User).where(User.unit_id == unit_id, User.role.in_(STAFF))
+    rows = await uow.session.execute(select(User).where(User.unit_id == unit_id, User.role.in_(STAFF_ROLES))
                                      .order_by(User.id))
     return list(rows.scalars())
 
@@ -181,7 +181,7 @@ async def forward(uow, officer: User, item: Item, reason: str, unit_id: int | No
 
 async def reveal_identity(uow, leader: User, item: Item, reason: str):
     """Only a leader may see a denouncer's identity, with a reason; the access is an audit event."""
-    if leader.role not in ("leader", "admin"):
+    if leader.role not in LEADER_ROLES:
         raise NotAllowed(item.id)
     uow.items.record(ItemEvent(item_id=item.id, actor_id=leader.id, action="reveal_identity", note=reason))
     return await uow.items.contact(item.id)

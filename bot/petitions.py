@@ -16,12 +16,12 @@ from bot.categories import DEFAULT_CATEGORIES, Category
 from bot.domain.deadlines import NoRule, complaint_filing_window_ends, deadline_for
 from bot.domain.dialog import Button, Reply
 from bot.domain.kinds import ItemKind, Phase
+from bot.domain.roles import STAFF_ROLES
 from bot.domain.routing import RoutingRule, route
 from bot.domain.tracking import new_tracking_code
 from bot.domain.workflow import OPEN, Action, ItemStatus, transition
 from bot.texts import t
 from storage.models import (
-    ChannelIdentity,
     CommuneCategory,
     Consent,
     Item,
@@ -103,7 +103,7 @@ async def file_submission(uow, citizen_id: int, channel: str, chat_id: str, subm
     await uow.items.flush()
     if submission.contact is not None:
         c = submission.contact
-        uow.items.add(item, ItemContact(item_id=item.id, full_name=c.full_name, address=c.address, phone=c.phone))
+        uow.items.add_contact(ItemContact(item_id=item.id, full_name=c.full_name, address=c.address, phone=c.phone))
         uow.session.add(Consent(user_id=citizen_id, purpose=CONTACT_PURPOSE))
     received_on = received_at.astimezone(zone).date()
     deadlines = []
@@ -127,11 +127,8 @@ async def notify_unit(uow, item: Item, deadlines: list[ItemDeadline]) -> None:
     the petitioner is in the message: officers open the item to read it (redacted for denunciations)."""
     if item.unit_id is None:
         return
-    staff = (await uow.session.execute(
-        select(User.id, User.language, ChannelIdentity.channel, ChannelIdentity.last_chat_id)
-        .join(ChannelIdentity, ChannelIdentity.user_id == User.id)
-        .where(User.unit_id == item.unit_id, User.role.in_(("officer", "leader", "admin")),
-               ChannelIdentity.last_chat_id.is_not(None)))).all()
+    staff = await uow.users.chats(
+        select(User.id).where(User.unit_id == item.unit_id, User.role.in_(STAFF_ROLES)))
     first_due = min((d.due_on for d in deadlines), default=None)
     for user_id, language, channel, chat_id in staff:
         text = t(language, "officer.new_item", code=item.tracking_code, kind=t(language, f"kind.{item.kind}"),

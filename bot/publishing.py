@@ -10,10 +10,10 @@ from datetime import date
 from sqlalchemy import select
 
 from bot.domain.dialog import Reply
+from bot.domain.roles import LEADER_ROLES
 from bot.officers import NotAllowed
 from bot.texts import t
 from storage.models import (
-    ChannelIdentity,
     Consultation,
     Project,
     ProjectUpdate,
@@ -21,26 +21,19 @@ from storage.models import (
     Subscription,
     User,
 )
-from storage.repositories import OutboxRepository
-
-LEADERS = ("leader", "admin")
-
+from storage.repositories import OutboxRepository, UserRepository
 
 def require_leader(user: User) -> None:
-    if user.role not in LEADERS:
+    if user.role not in LEADER_ROLES:
         raise NotAllowed(user.id)
 
 
 async def _audience(session, commune_code: int, topic: str | None):
     """(user id, language, channel, chat) of every subscriber of the commune (of one topic if given)."""
-    query = (select(User.id, User.language, ChannelIdentity.channel, ChannelIdentity.last_chat_id)
-             .join(Subscription, Subscription.user_id == User.id)
-             .join(ChannelIdentity, ChannelIdentity.user_id == User.id)
-             .where(Subscription.commune_code == commune_code, ChannelIdentity.last_chat_id.is_not(None))
-             .distinct())
+    subscribers = select(Subscription.user_id).where(Subscription.commune_code == commune_code)
     if topic is not None:
-        query = query.where(Subscription.topic == topic)
-    return (await session.execute(query)).all()
+        subscribers = subscribers.where(Subscription.topic == topic)
+    return await UserRepository(session).chats(subscribers)
 
 
 async def announce(uow, leader: User, text: str, publication_key: str) -> int:

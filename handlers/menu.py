@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.domain.roles import STAFF_ROLES
 from handlers.core import FlowContext, register
 
 MAIN_ENTRIES = (
@@ -33,7 +34,7 @@ class MenuFlow:
             await ctx.goto("start", "commune")
             return
         entries = list(MAIN_ENTRIES)
-        if ctx.user.role in ("officer", "leader", "admin"):
+        if ctx.user.role in STAFF_ROLES:
             entries.insert(0, ("menu.inbox", "menu:inbox"))
         ctx.say("menu.title", buttons=[[ctx.button(key, value)] for key, value in entries])
 

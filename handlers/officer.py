@@ -11,6 +11,7 @@ from __future__ import annotations
 from bot.domain.deadlines import ExtensionNotAllowed
 from bot.domain.dialog import Button
 from bot.domain.kinds import ItemKind
+from bot.domain.roles import LEADER_ROLES
 from bot.domain.workflow import Action, IllegalTransition, ItemStatus, allowed_actions
 from bot.officers import (
     NotAllowed,
@@ -26,7 +27,7 @@ from bot.officers import (
     unit_officers,
 )
 from bot.petitions import local_date, move
-from bot.publishing import LEADERS, announce, close_consultation, open_consultations, project_update
+from bot.publishing import announce, close_consultation, open_consultations, project_update
 from bot.templates import templates_for
 from handlers.core import FlowContext, register
 from storage.models import utcnow
@@ -186,7 +187,7 @@ class OfficerFlow:
             "officer.entry", code=e.item.tracking_code, kind=ctx.text(f"kind.{e.item.kind}"),
             due=e.next_due.strftime("%d/%m") if e.next_due else "—"), f"oi:{e.item.id}")] for e in entries]
         rows.append([ctx.button(f"officer.view.{v}", f"oview:{v}") for v in VIEWS if v != view][:3])
-        if ctx.user.role in LEADERS:
+        if ctx.user.role in LEADER_ROLES:
             rows.append([ctx.button("publish.menu", "opub")])
         rows.append(ctx.back_to_menu_row())
         key = "officer.inbox" if entries else "officer.inbox_empty"
@@ -216,7 +217,7 @@ class OfficerFlow:
         actions = [a for a in allowed_actions(ItemStatus(item.status), ItemKind(item.kind)) if a in OFFICER_ACTIONS]
         rows = [[ctx.button(f"officer.action.{a.value}", f"oa:{a.value}")] for a in actions]
         rows.append([ctx.button("officer.assign", "oassign")])
-        if item.kind == ItemKind.denunciation.value and ctx.user.role in ("leader", "admin"):
+        if item.kind == ItemKind.denunciation.value and ctx.user.role in LEADER_ROLES:
             rows.append([ctx.button("officer.reveal", "oreveal")])
         rows += [[ctx.button("officer.to_inbox", "oinbox")]]
         ctx.send("\n".join(lines), buttons=rows, photos=[p for p in item.photos if not p.startswith("web:")]

@@ -26,6 +26,7 @@ from typing import Callable
 from sqlalchemy import and_, func, or_, select, text
 
 from bot.domain.dialog import Reply
+from bot.domain.roles import STAFF_ROLES
 from bot.domain.schedule import Occurrence, upcoming
 from bot.domain.workflow import OPEN, ItemStatus
 from bot.texts import has, t
@@ -337,7 +338,7 @@ class People:
         user_ids |= {user_id for users in attendees.values() for user_id in users}
         if unit_ids or communes:
             staff = await uow.session.execute(
-                select(User).where(User.role.in_(("officer", "leader", "admin")),
+                select(User).where(User.role.in_(STAFF_ROLES),
                                    or_(User.unit_id.in_(unit_ids),
                                        and_(User.role == "admin", User.commune_code.in_(communes))))
                 .order_by(User.id))

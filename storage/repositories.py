@@ -74,6 +74,16 @@ class UserRepository:
     async def get(self, user_id: int) -> User | None:
         return await self.session.get(User, user_id)
 
+    async def chats(self, user_ids) -> list[tuple[int, str, str, str]]:
+        """(user id, language, channel, chat) for every channel each of ``user_ids`` (a select of ids)
+        can be reached on."""
+        rows = await self.session.execute(
+            select(User.id, User.language, ChannelIdentity.channel, ChannelIdentity.last_chat_id)
+            .join(ChannelIdentity, ChannelIdentity.user_id == User.id)
+            .where(User.id.in_(user_ids), ChannelIdentity.last_chat_id.is_not(None))
+            .order_by(User.id, ChannelIdentity.id))
+        return [tuple(row) for row in rows.all()]
+
     def add(self, user: User) -> None:
         self.session.add(user)
 
@@ -243,10 +253,11 @@ class ItemRepository:
     def __init__(self, session: AsyncSession):
         self.session = session
 
-    def add(self, item: Item, contact: ItemContact | None = None) -> None:
+    def add(self, item: Item) -> None:
         self.session.add(item)
-        if contact is not None:
-            self.session.add(contact)
+
+    def add_contact(self, contact: ItemContact) -> None:
+        self.session.add(contact)
 
     async def flush(self) -> None:
         await self.session.flush()

@@ -75,7 +75,7 @@ async def test_item_with_contact_deadlines_and_events_round_trips(uows):
                     longitude=105.85, received_at=received)
         uow.items.add(item)
         await uow.items.flush()
-        uow.items.add(item, ItemContact(item_id=item.id, full_name="Nguyễn Văn A", address="Hàng Bạc",
+        uow.items.add_contact(ItemContact(item_id=item.id, full_name="Nguyễn Văn A", address="Hàng Bạc",
                                         phone="0912345678"))
         uow.items.add_deadline(ItemDeadline(item_id=item.id, phase="intake", due_on=date(2026, 2, 26),
                                             rule_id="complaint.intake.2011", citation="Luật Khiếu nại 2011, Điều 27"))
