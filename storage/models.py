@@ -213,6 +213,7 @@ class ReceptionSession(Base):
     """A citizen-reception session (lịch tiếp công dân), one-off or recurring (RFC 5545 RRULE)."""
 
     __tablename__ = "reception_sessions"
+    __table_args__ = (UniqueConstraint("commune_code", "key", name="uq_reception_sessions_commune_key"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     commune_code: Mapped[int] = mapped_column(Integer, index=True)
     receiver: Mapped[str] = mapped_column(String(200))
@@ -224,6 +225,10 @@ class ReceptionSession(Base):
     online_url: Mapped[str | None] = mapped_column(String(500), nullable=True)
     status: Mapped[str] = mapped_column(String(20), default="scheduled")
     published_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # A commune's own name for the session, so a later import can move it (a postponement) instead of
+    # adding a second session; and the time it was moved from, shown in the postponement notice.
+    key: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    moved_from: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class Disclosure(Base):
@@ -325,6 +330,22 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class ResponseTemplate(Base):
+    """A one-tap answer an officer can send, per action and kind (kind NULL: any kind), per commune.
+    Imported by a commune; when a commune has none for an action, bot.templates' defaults apply."""
+
+    __tablename__ = "response_templates"
+    __table_args__ = (UniqueConstraint("commune_code", "key", name="uq_response_templates_commune_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    commune_code: Mapped[int] = mapped_column(Integer, index=True)
+    key: Mapped[str] = mapped_column(String(50))
+    action: Mapped[str] = mapped_column(String(30))
+    kind: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(default=True)
 
 
 class ProcessedUpdate(Base):
