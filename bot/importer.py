@@ -10,7 +10,8 @@ A YAML file has these top-level sections, all optional::
     routing:      {category: unit name, "*": unit for any other category}
     categories:   [{key, label_vi, label_en, position, active}]
     reception_sessions: [{receiver, place, topics, start: 2026-12-03 07:30, end: 11:30,
-                          every: thursday | [monday, thursday], rrule, online_url, status, published}]
+                          every: thursday | [monday, thursday], rrule, online_url, status, published,
+                          key, moved_from: 2026-12-03 07:30}]
     disclosures:  [{category, title, body, url, decided_on, published, board_until}]
     projects:     [{name, description, status, progress, budget, start, end,
                     updates: [{date, progress, note}]}]
@@ -23,7 +24,11 @@ are separated by ``|``.
 Importing is an update, never a duplication: each entry is matched by a natural key (unit: commune +
 name; officer: name + unit; routing rule: commune + category; category: commune + key; session:
 commune + start + place; disclosure, consultation: commune + title; project: commune + name; project
-update: project + date) and the row is updated in place. Fields left out take their defaults, except
+update: project + date) and the row is updated in place. A reception session may carry the commune's
+own ``key`` (matched before the time and place) or name the time it is ``moved_from``; either way a
+new time for a known session is a postponement: the session is moved, registrations move with it, and
+subscribers and registered citizens are told the old and the new time. Setting ``status: cancelled``
+on a session still to come tells them it is cancelled. Fields left out take their defaults, except
 the publication time, which stays as first published. Nothing is ever deleted.
 
 The whole file is checked before anything is written and goes in one transaction: an invalid file is
@@ -54,7 +59,12 @@ from bot.domain.calendar import DEFAULT_CALENDAR
 from bot.domain.communes import COMMUNE_PREFIXES, commune_by_code, fold, search_communes
 from bot.domain.roles import STAFF_ROLES
 from bot.domain.schedule import WEEKDAY_CODES, is_valid_rule, upcoming
-from bot.publishing import announce_sessions
+from bot.publishing import (
+    announce_session_cancelled,
+    announce_session_moved,
+    announce_sessions,
+    move_registrations,
+)
 from bot.texts import vi
 from storage.models import (
     CommuneCategory,
@@ -94,7 +104,7 @@ SECTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "routing": (("category", "unit"), ()),
     "categories": (("key", "label_vi", "label_en"), ("position", "active")),
     "reception_sessions": (("receiver", "place", "start", "end"),
-                           ("topics", "every", "rrule", "online_url", "status", "published")),
+                           ("topics", "every", "rrule", "online_url", "status", "published", "key", "moved_from")),
     "disclosures": (("category", "title", "body"), ("url", "decided_on", "published", "board_until")),
     "projects": (("name",), ("description", "status", "progress", "budget", "start", "end", "updates")),
     "consultations": (("title", "body", "options", "opens", "closes"), ("status",)),
@@ -140,6 +150,8 @@ class ImportSummary:
     created: int = 0
     changed: int = 0
     unchanged: int = 0
+    sessions_moved: int = 0
+    sessions_cancelled: int = 0
     warnings: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
@@ -154,6 +166,9 @@ class ImportSummary:
             parts.append(part)
         text = ", ".join(parts) or "nothing"
         text += f" — {self.created} new, {self.changed} changed, {self.unchanged} unchanged"
+        if self.sessions_moved or self.sessions_cancelled:
+            text += (f"; reception sessions moved: {self.sessions_moved}, cancelled: {self.sessions_cancelled}"
+                     " (subscribers and registered citizens told)")
         return "\n".join([text, *(f"warning: {warning}" for warning in self.warnings)])
 
 
@@ -348,6 +363,7 @@ class _Planned:
     refs: dict[str, str] = field(default_factory=dict)  # unit names to resolve
     children: list[_Planned] = field(default_factory=list)
     published: datetime | None = None                 # explicitly given publication time
+    moved_from: datetime | None = None                # a reception session's earlier start
 
 
 class _Entry:
@@ -630,13 +646,20 @@ class _Planner:
                                     f"({day} {start_clock:%H:%M})")
         recurrence = self._recurrence(entry, day, starts_at)
         place = entry.name("place", required=True, limit=300)
-        return _Planned("reception_sessions", entry.line, commune, (commune, starts_at, place),
+        session_key = entry.name("key", limit=100)
+        moved = entry.moment("moved_from")
+        moved_from = self._local(*moved) if moved else None
+        if moved_from is not None and moved_from == starts_at:
+            raise entry.fail("moved_from", "the same time as start: a session moved from its own time is not moved")
+        return _Planned("reception_sessions", entry.line, commune,
+                        ("key", commune, session_key) if session_key else (commune, starts_at, place),
                         {"commune_code": commune, "receiver": entry.text("receiver", required=True, limit=200),
                          "place": place, "topics": entry.text("topics"), "starts_at": starts_at,
                          "ends_at": ends_at, "recurrence": recurrence,
                          "online_url": self._url(entry, "online_url"),
-                         "status": entry.choice("status", SESSION_STATUSES, "scheduled")},
-                        {"start": entry.line_of("start")}, published=self._published(entry))
+                         "status": entry.choice("status", SESSION_STATUSES, "scheduled"), "key": session_key},
+                        {"start": entry.line_of("start"), "moved_from": entry.line_of("moved_from")},
+                        published=self._published(entry), moved_from=moved_from)
 
     def _recurrence(self, entry: _Entry, day: date, starts_at: datetime) -> str | None:
         if entry.given("every") and entry.given("rrule"):
@@ -910,19 +933,71 @@ class _Writer:
         return {"published_at": self.now}
 
     async def _write_sessions(self) -> None:
+        """Sessions are found by the commune's key, then by time and place, then by the time they are
+        moved from. A known session that gets a new time or place is moved; one still to come that
+        gets ``cancelled`` is cancelled; both are announced, like new sessions."""
         existing = await self._rows(ReceptionSession, ReceptionSession.commune_code.in_(self.communes))
-        known = {id(row) for row in existing}
-        written = await self._upsert(
-            ReceptionSession, "reception_sessions", existing,
-            lambda session: (session.commune_code, _utc(session.starts_at), " ".join(session.place.split())),
-            keep=self._publication)
-        for planned, session in written:
-            if session.status != "cancelled":
-                self._check_notice(planned, session)
-        new = [session for _, session in written if id(session) not in known and session.status != "cancelled"]
-        if new:
+        by_key = {(row.commune_code, row.key): row for row in existing if row.key}
+        by_time: dict[tuple, ReceptionSession] = {}
+        for row in existing:
+            by_time.setdefault((row.commune_code, _utc(row.starts_at), " ".join(row.place.split())), row)
+        new, moves, cancellations = [], [], []
+        for planned in self.plan.get("reception_sessions", []):
+            values = planned.values
+            commune, place = planned.commune, values["place"]
+            row = by_key.get((commune, values["key"])) if values["key"] else None
+            row = row or by_time.get((commune, values["starts_at"], place))
+            if row is None and planned.moved_from is not None:
+                row = by_time.get((commune, planned.moved_from, place))
+                if row is None:
+                    raise self.source.error(planned.lines["moved_from"], "reception_sessions.moved_from",
+                                            f"no session at {planned.moved_from.astimezone(self.zone):%Y-%m-%d %H:%M} "
+                                            f"in {place!r} to move")
+            if row is not None and row.key and values["key"] and row.key != values["key"]:
+                row = None  # time and place of another named session: a second session at the same time
+            values = {**values, **self._publication(planned, row)}
+            if row is None:
+                row = ReceptionSession(**values)
+                self.session.add(row)
+                self.summary.created += 1
+                new.append(row)
+            else:
+                before = (_utc(row.starts_at), _utc(row.ends_at), " ".join(row.place.split()), row.status)
+                if values["key"] is None:
+                    values.pop("key")  # a file without keys keeps the key an earlier file gave
+                if self._assign(row, values):
+                    self.summary.changed += 1
+                else:
+                    self.summary.unchanged += 1
+                moves, cancellations = self._session_changes(row, before, moves, cancellations)
+            by_time.setdefault((commune, _utc(row.starts_at), place), row)
+            if row.key:
+                by_key[(commune, row.key)] = row
+            if row.status != "cancelled":
+                self._check_notice(planned, row)
+        new = [row for row in new if row.status != "cancelled"]
+        if new or moves or cancellations:
             await self.session.flush()  # the new sessions need their ids for the dedupe keys
+        if new:
             await announce_sessions(self.session, new, self.zone)
+        for row, old_start, old_place in moves:
+            await move_registrations(self.session, row, old_start)
+            await announce_session_moved(self.session, row, old_start, old_place, self.zone)
+        for row in cancellations:
+            await announce_session_cancelled(self.session, row, self.zone)
+
+    def _session_changes(self, row: ReceptionSession, before: tuple, moves: list, cancellations: list):
+        old_start, old_end, old_place, old_status = before
+        if old_status == "cancelled" or old_start <= self.now:
+            return moves, cancellations  # nothing announced was still to come
+        if row.status == "cancelled":
+            cancellations.append(row)
+            self.summary.sessions_cancelled += 1
+        elif _utc(row.starts_at) != old_start or " ".join(row.place.split()) != old_place:
+            row.moved_from = old_start
+            moves.append((row, old_start, old_place))
+            self.summary.sessions_moved += 1
+        return moves, cancellations
 
     def _check_notice(self, planned: _Planned, session: ReceptionSession) -> None:
         """Luật Tiếp công dân 2013, Đ.24: the schedule is published 5 working days before the session."""

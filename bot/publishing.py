@@ -5,9 +5,9 @@ gets it twice (each row has a dedupe key naming the publication and the recipien
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import select, union
 
 from bot.domain.dialog import Reply
 from bot.domain.roles import LEADER_ROLES
@@ -17,6 +17,7 @@ from storage.models import (
     Consultation,
     Project,
     ProjectUpdate,
+    ReceptionRegistration,
     ReceptionSession,
     Subscription,
     User,
@@ -95,4 +96,76 @@ async def announce_sessions(session, sessions: list[ReceptionSession], zone) -> 
             await outbox.enqueue(channel, chat_id, Reply(text),
                                  dedupe_key=f"session-published:{reception.id}:{user_id}:{channel}")
             told += 1
+    return told
+
+
+def _when(language: str, start: datetime, end: datetime) -> dict[str, str]:
+    return {"weekday": t(language, f"weekday.{start.weekday()}"), "date": f"{start:%d/%m/%Y}",
+            "start": f"{start:%H:%M}", "end": f"{end:%H:%M}"}
+
+
+async def _session_audience(session, reception: ReceptionSession):
+    """The commune's reception subscribers and everyone registered for an occurrence still to come."""
+    subscribers = select(Subscription.user_id).where(Subscription.commune_code == reception.commune_code,
+                                                     Subscription.topic == "reception")
+    attendees = select(ReceptionRegistration.user_id).where(
+        ReceptionRegistration.session_id == reception.id, ReceptionRegistration.cancelled_at.is_(None),
+        ReceptionRegistration.occurs_at >= datetime.now(timezone.utc))
+    return await UserRepository(session).chats(union(subscribers, attendees).subquery().select())
+
+
+async def move_registrations(session, reception: ReceptionSession, old_start: datetime) -> int:
+    """Registrations for occurrences still to come move with a postponed session (by the same shift);
+    one that would land on another registration of the same citizen is left where it was."""
+    shift = reception.starts_at - old_start
+    rows = list((await session.execute(
+        select(ReceptionRegistration).where(ReceptionRegistration.session_id == reception.id,
+                                            ReceptionRegistration.occurs_at >= datetime.now(timezone.utc))
+        .order_by(ReceptionRegistration.occurs_at.desc() if shift.total_seconds() > 0
+                  else ReceptionRegistration.occurs_at))).scalars())
+    taken = {(row.user_id, row.occurs_at) for row in rows}
+    moved = 0
+    for row in rows:
+        target = row.occurs_at + shift
+        if (row.user_id, target) in taken:
+            continue
+        taken.discard((row.user_id, row.occurs_at))
+        taken.add((row.user_id, target))
+        row.occurs_at = target
+        moved += 1
+        await session.flush()  # one at a time, so the unique (session, time, user) holds at each step
+    return moved
+
+
+async def announce_session_moved(session, reception: ReceptionSession, old_start: datetime, old_place: str,
+                                 zone) -> int:
+    """A postponement: the old and the new time (and place), to subscribers and registered citizens."""
+    outbox = OutboxRepository(session)
+    start, end = reception.starts_at.astimezone(zone), reception.ends_at.astimezone(zone)
+    old = old_start.astimezone(zone)
+    told = 0
+    for user_id, language, channel, chat_id in await _session_audience(session, reception):
+        text = t(language, "publish.session_moved", old_weekday=t(language, f"weekday.{old.weekday()}"),
+                 old_date=f"{old:%d/%m/%Y}", old_start=f"{old:%H:%M}", receiver=reception.receiver,
+                 place=reception.place, **_when(language, start, end))
+        if old_place != " ".join(reception.place.split()):
+            text += t(language, "publish.session_moved_place", old_place=old_place)
+        epoch = int(reception.starts_at.timestamp())
+        await outbox.enqueue(channel, chat_id, Reply(text),
+                             dedupe_key=f"session-moved:{reception.id}:{epoch}:{user_id}:{channel}")
+        told += 1
+    return told
+
+
+async def announce_session_cancelled(session, reception: ReceptionSession, zone) -> int:
+    outbox = OutboxRepository(session)
+    start, end = reception.starts_at.astimezone(zone), reception.ends_at.astimezone(zone)
+    told = 0
+    for user_id, language, channel, chat_id in await _session_audience(session, reception):
+        text = t(language, "publish.session_cancelled", receiver=reception.receiver, place=reception.place,
+                 **_when(language, start, end))
+        epoch = int(reception.starts_at.timestamp())
+        await outbox.enqueue(channel, chat_id, Reply(text),
+                             dedupe_key=f"session-cancelled:{reception.id}:{epoch}:{user_id}:{channel}")
+        told += 1
     return told

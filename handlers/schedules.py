@@ -34,6 +34,9 @@ def describe(ctx: FlowContext, occurrence, session: ReceptionSession) -> str:
     if days:
         names = ", ".join(ctx.text(f"weekday.{d}") for d in days)
         when += ctx.text("schedule.recurring", rule=ctx.text("recurrence.weekly", days=names))
+    if session.moved_from is not None and not days:
+        moved = session.moved_from.astimezone(ctx.settings.zone)
+        when += ctx.text("schedule.moved_from", date=f"{moved:%d/%m}", start=f"{moved:%H:%M}")
     text = ctx.text("schedule.session", when=when, receiver=session.receiver, place=session.place)
     if session.topics:
         text += ctx.text("schedule.topics", topics=session.topics)

@@ -112,3 +112,113 @@ async def test_subscribers_hear_of_newly_published_reception_sessions_once(runti
     assert any("Người tiếp:" in n and "Địa điểm:" in n for n in notices)
     await import_file(runtime.uows, example, zone=runtime.settings.zone)  # nothing new: nothing said
     assert await _poll(citizen) == []
+
+
+SESSION = """\
+commune: 70
+reception_sessions:
+  - receiver: Chủ tịch UBND phường
+    place: {place}
+    start: {start}
+    end: {end}
+{extra}"""
+
+
+def _session_file(tmp_path, name: str, *, start: str, end: str = "11:30", place: str = "Trụ sở UBND phường",
+                  extra: str = ""):
+    path = tmp_path / name
+    path.write_text(SESSION.format(start=start, end=end, place=place, extra=extra), encoding="utf-8")
+    return path
+
+
+def _day(days: int) -> str:
+    from datetime import date, timedelta
+
+    return (date.today() + timedelta(days=days)).isoformat()
+
+
+async def test_a_postponed_session_tells_subscribers_and_registered_citizens_the_old_and_new_time(
+        runtime, citizen, tmp_path):
+    from bot.importer import import_file
+    from storage.models import ReceptionRegistration, ReceptionSession
+
+    zone = runtime.settings.zone
+    first = _session_file(tmp_path, "a.yaml", start=f"{_day(14)} 07:30", extra="    key: thang-12-chu-tich\n")
+    await import_file(runtime.uows, first, zone=zone)
+    [session] = await rows(runtime, ReceptionSession, ReceptionSession.key == "thang-12-chu-tich")
+
+    # A second citizen registers for the session without subscribing to the schedule.
+    client = TestClient(TestServer(runtime.web_app))
+    await client.start_server()
+    attendee = Browser(client)
+    try:
+        await reach_menu(attendee)
+        shown = await attendee.send(button="menu:schedule")
+        register = next(v for v in buttons(shown[-1]).values() if v.startswith(f"reg:{session.id}:"))
+        await attendee.send(button=register)
+        await citizen.send(button="menu:schedule")
+        await citizen.send(button="schedule:toggle")
+        await _poll(attendee), await _poll(citizen)
+
+        moved = _session_file(tmp_path, "b.yaml", start=f"{_day(21)} 14:00", end="16:30",
+                              place="Nhà văn hóa tổ dân phố số 2",
+                              extra="    key: thang-12-chu-tich\n")
+        summary = await import_file(runtime.uows, moved, zone=zone)
+        assert (summary.created, summary.changed, summary.sessions_moved) == (0, 1, 1)
+        assert "reception sessions moved: 1" in str(summary)
+        [after] = await rows(runtime, ReceptionSession, ReceptionSession.key == "thang-12-chu-tich")
+        assert after.id == session.id and after.moved_from == session.starts_at
+        [registration] = await rows(runtime, ReceptionRegistration)
+        assert registration.occurs_at == after.starts_at  # the registration moved with the session
+
+        old_day = f"{session.starts_at.astimezone(zone):%d/%m/%Y}"
+        new_day = f"{after.starts_at.astimezone(zone):%d/%m/%Y}"
+        for tab in (citizen, attendee):
+            [notice] = [m["text"] for m in await _poll(tab)]
+            assert notice.startswith("📅 Lịch tiếp công dân thay đổi:")
+            assert f"{old_day} lúc 07:30" in notice and f"{new_day}, 14:00–16:30" in notice
+            assert "Địa điểm: Nhà văn hóa tổ dân phố số 2" in notice and "Địa điểm cũ: Trụ sở UBND phường" in notice
+
+        # The schedule says where the session came from; importing the same file again says nothing.
+        shown = await attendee.send(button="menu:schedule")
+        assert f"(dời từ {session.starts_at.astimezone(zone):%d/%m} 07:30)" in shown[-1]["text"]
+        again = await import_file(runtime.uows, moved, zone=zone)
+        assert (again.changed, again.sessions_moved) == (0, 0)
+        assert await _poll(citizen) == []
+    finally:
+        await client.close()
+
+
+async def test_a_session_moved_from_its_old_time_without_a_key_and_then_cancelled(runtime, citizen, tmp_path):
+    from bot.importer import ImportError_, import_file
+    from storage.models import ReceptionSession
+
+    zone = runtime.settings.zone
+    await citizen.send(button="menu:schedule")
+    await citizen.send(button="schedule:toggle")
+    await import_file(runtime.uows, _session_file(tmp_path, "a.yaml", start=f"{_day(10)} 07:30"), zone=zone)
+    [published] = [m["text"] for m in await _poll(citizen)]
+    assert published.startswith("📅 Lịch tiếp công dân mới:")
+
+    moved = _session_file(tmp_path, "b.yaml", start=f"{_day(12)} 07:30", extra=f"    moved_from: {_day(10)} 07:30\n")
+    summary = await import_file(runtime.uows, moved, zone=zone)
+    assert (summary.created, summary.sessions_moved) == (0, 1)
+    ours = ReceptionSession.place == "Trụ sở UBND phường"
+    assert len(await rows(runtime, ReceptionSession, ours)) == 1
+    [notice] = [m["text"] for m in await _poll(citizen)]
+    assert notice.startswith("📅 Lịch tiếp công dân thay đổi:") and "Địa điểm cũ" not in notice
+    # The same file again (the old time no longer exists) is recognised by its new time: no change.
+    assert (await import_file(runtime.uows, moved, zone=zone)).changed == 0
+
+    wrong = _session_file(tmp_path, "c.yaml", start=f"{_day(12)} 09:00", extra=f"    moved_from: {_day(11)} 07:30\n")
+    with pytest.raises(ImportError_) as refused:
+        await import_file(runtime.uows, wrong, zone=zone)
+    assert "line 7, reception_sessions.moved_from: no session at" in str(refused.value)
+
+    cancelled = _session_file(tmp_path, "d.yaml", start=f"{_day(12)} 07:30", extra="    status: cancelled\n")
+    summary = await import_file(runtime.uows, cancelled, zone=zone)
+    assert summary.sessions_cancelled == 1
+    [notice] = [m["text"] for m in await _poll(citizen)]
+    assert notice.startswith("📅 Hủy lịch tiếp công dân:") and "07:30–11:30" in notice
+    shown = await citizen.send(button="menu:schedule")
+    assert "Trụ sở UBND phường" not in shown[-1]["text"]  # a cancelled session is not offered

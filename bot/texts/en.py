@@ -377,4 +377,9 @@ TEXTS = {
     "publish.announcement": "📣 From the People's Committee:\n\n{text}",
     "publish.project_update": "🏗️ {name}: {progress}% done.\n{note}",
     "publish.session_new": "📅 New citizen reception session: {weekday} {date}, {start}–{end}\nReceived by: {receiver}\nPlace: {place}",
+    "publish.session_moved": "📅 Reception schedule changed: the session of {old_weekday} {old_date} at {old_start} is moved to {weekday} {date}, {start}–{end}.\nReceived by: {receiver}\nPlace: {place}",
+    "publish.session_moved_place": "\n(Previous place: {old_place})",
+    "publish.session_cancelled": "📅 Reception session cancelled: {weekday} {date}, {start}–{end} at {place} (received by {receiver}) will not take place. We apologise for the change.",
+    "schedule.moved_from": " (moved from {date} {start})",
+    "flood.slow_down": "You are sending too fast, so your last messages were not processed. Please wait a moment, then send again.",
 }

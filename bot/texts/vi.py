@@ -378,4 +378,9 @@ TEXTS = {
     "publish.announcement": "📣 Thông báo của UBND:\n\n{text}",
     "publish.project_update": "🏗️ {name}: tiến độ {progress}%.\n{note}",
     "publish.session_new": "📅 Lịch tiếp công dân mới: {weekday} {date}, {start}–{end}\nNgười tiếp: {receiver}\nĐịa điểm: {place}",
+    "publish.session_moved": "📅 Lịch tiếp công dân thay đổi: buổi {old_weekday} {old_date} lúc {old_start} được dời sang {weekday} {date}, {start}–{end}.\nNgười tiếp: {receiver}\nĐịa điểm: {place}",
+    "publish.session_moved_place": "\n(Địa điểm cũ: {old_place})",
+    "publish.session_cancelled": "📅 Hủy lịch tiếp công dân: buổi {weekday} {date}, {start}–{end} tại {place} (người tiếp: {receiver}) không diễn ra. Xin lỗi ông/bà vì sự thay đổi.",
+    "schedule.moved_from": " (dời từ {date} {start})",
+    "flood.slow_down": "Bạn gửi nhanh quá nên các tin nhắn vừa rồi chưa được xử lý. Vui lòng chờ một lát rồi gửi lại.",
 }
