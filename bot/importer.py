@@ -16,6 +16,7 @@ A YAML file has these top-level sections, all optional::
     projects:     [{name, description, status, progress, budget, start, end,
                     updates: [{date, progress, note}]}]
     consultations: [{title, body, options: [..], opens, closes, status}]
+    templates:    [{key, action, text, kind, category, position, active}]   # officers' one-tap answers
 
 Any entry may name its own ``commune``. Times are local time in the configured zone. A CSV file
 holds one kind of entry, told by a ``kind`` column or by its columns; list cells (options, every)
@@ -24,7 +25,7 @@ are separated by ``|``.
 Importing is an update, never a duplication: each entry is matched by a natural key (unit: commune +
 name; officer: name + unit; routing rule: commune + category; category: commune + key; session:
 commune + start + place; disclosure, consultation: commune + title; project: commune + name; project
-update: project + date) and the row is updated in place. A reception session may carry the commune's
+update: project + date; response template: commune + key) and the row is updated in place. A reception session may carry the commune's
 own ``key`` (matched before the time and place) or name the time it is ``moved_from``; either way a
 new time for a known session is a postponement: the session is moved, registrations move with it, and
 subscribers and registered citizens are told the old and the new time. Setting ``status: cancelled``
@@ -58,6 +59,7 @@ from bot.categories import DEFAULT_CATEGORIES
 from bot.domain.calendar import DEFAULT_CALENDAR
 from bot.domain.communes import COMMUNE_PREFIXES, commune_by_code, fold, search_communes
 from bot.domain.roles import STAFF_ROLES
+from bot.domain.kinds import ItemKind
 from bot.domain.schedule import WEEKDAY_CODES, is_valid_rule, upcoming
 from bot.publishing import (
     announce_session_cancelled,
@@ -65,6 +67,7 @@ from bot.publishing import (
     announce_sessions,
     move_registrations,
 )
+from bot.templates import TEMPLATE_ACTIONS
 from bot.texts import vi
 from storage.models import (
     CommuneCategory,
@@ -73,6 +76,7 @@ from storage.models import (
     Project,
     ProjectUpdate,
     ReceptionSession,
+    ResponseTemplate,
     RoutingRule,
     Unit,
     User,
@@ -88,6 +92,7 @@ PROJECT_STATUSES = tuple(key.removeprefix("projects.status.") for key in vi.TEXT
 SESSION_STATUSES = ("scheduled", "cancelled")
 CONSULTATION_STATUSES = ("open", "closed")
 LANGUAGES = ("vi", "en")
+ITEM_KINDS = tuple(kind.value for kind in ItemKind)
 
 # Luật Tiếp công dân 2013, Đ.24: the reception schedule is published at least 5 working days ahead.
 SCHEDULE_NOTICE_WORKING_DAYS = 5
@@ -108,6 +113,7 @@ SECTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "disclosures": (("category", "title", "body"), ("url", "decided_on", "published", "board_until")),
     "projects": (("name",), ("description", "status", "progress", "budget", "start", "end", "updates")),
     "consultations": (("title", "body", "options", "opens", "closes"), ("status",)),
+    "templates": (("key", "action", "text"), ("kind", "category", "position", "active")),
 }
 LABELS = {  # summary order and wording
     "units": ("unit", "units"),
@@ -118,6 +124,7 @@ LABELS = {  # summary order and wording
     "projects": ("project", "projects"),
     "consultations": ("consultation", "consultations"),
     "categories": ("category", "categories"),
+    "templates": ("response template", "response templates"),
 }
 CSV_ONLY_IN_YAML = {"updates"}  # fields a CSV row cannot hold
 
@@ -631,6 +638,20 @@ class _Planner:
                          "label_en": entry.text("label_en", required=True, limit=100),
                          "position": position, "active": entry.flag("active", True)}, {})
 
+    def _templates(self, entry: _Entry, commune: int) -> _Planned:
+        key = entry.name("key", required=True, limit=50)
+        if not re.fullmatch(r"[a-z0-9_]+", key):
+            raise entry.fail("key", f"a key is lower-case letters, digits and _ (like answer_road_fixed), not {key!r}")
+        action = entry.choice("action", TEMPLATE_ACTIONS, "")
+        kind = entry.choice("kind", ITEM_KINDS, "") or None
+        category = entry.name("category", limit=50)
+        category = None if category in (None, "*") else category
+        return _Planned("templates", entry.line, commune, (commune, key),
+                        {"commune_code": commune, "key": key, "action": action, "kind": kind, "category": category,
+                         "text": entry.text("text", required=True, limit=3000),
+                         "position": entry.integer("position", minimum=0) or 0, "active": entry.flag("active", True)},
+                        {"category": entry.line_of("category")})
+
     def _reception_sessions(self, entry: _Entry, commune: int) -> _Planned:
         day, start_clock = entry.moment("start", required=True)
         starts_at = self._local(day, start_clock)
@@ -833,11 +854,11 @@ class _Writer:
                 raise self.source.error(row.lines["unit"], f"{row.section}.unit",
                                         f"unknown unit {unit!r} (not under units: and not in the database "
                                         f"for commune {row.commune})")
-        for row in self.plan.get("routing", []):
+        for row in self.plan.get("routing", []) + self.plan.get("templates", []):
             category = row.values["category"]
             if category is not None and (row.commune, category) not in known_categories:
                 keys = sorted(key for commune, key in known_categories if commune == row.commune)
-                raise self.source.error(row.lines["category"], "routing.category",
+                raise self.source.error(row.lines["category"], f"{row.section}.category",
                                         f"unknown category {category!r} (expected * or one of {', '.join(keys)})")
 
     async def write(self) -> ImportSummary:
@@ -847,6 +868,9 @@ class _Writer:
                            await self._rows(RoutingRule, RoutingRule.commune_code.in_(self.communes)),
                            lambda rule: (rule.commune_code, rule.category))
         await self._write_categories()
+        await self._upsert(ResponseTemplate, "templates",
+                           await self._rows(ResponseTemplate, ResponseTemplate.commune_code.in_(self.communes)),
+                           lambda template: (template.commune_code, template.key))
         await self._write_sessions()
         await self._write_disclosures()
         await self._write_projects()

@@ -1,7 +1,19 @@
-"""Response templates officers can send with one tap, per action and kind of item. Data, not code:
-a commune edits this list (a later import section can override it)."""
+"""Response templates officers can send with one tap, per action, kind and category of item.
+
+The defaults below serve every commune. A commune imports its own (``templates:`` in
+``tiepdan admin import``, stored in ``response_templates``); for an action where it has any, its own
+list replaces the defaults, most specific first (kind and category, then kind, then any).
+"""
 
 from __future__ import annotations
+
+from sqlalchemy import or_, select
+
+from storage.models import ResponseTemplate
+
+# Actions whose text an officer writes (handlers/officer.py NEEDS_TEXT and forward), hence templatable.
+TEMPLATE_ACTIONS = ("refuse", "request_info", "answer", "extend", "forward")
+SHOWN = 8  # at most this many one-tap choices under the question
 
 TEMPLATES: dict[tuple[str, str | None], tuple[str, ...]] = {
     ("request_info", None): (
@@ -23,5 +35,22 @@ TEMPLATES: dict[tuple[str, str | None], tuple[str, ...]] = {
 }
 
 
-def templates_for(action: str, kind: str) -> tuple[str, ...]:
+def default_templates(action: str, kind: str) -> tuple[str, ...]:
     return TEMPLATES.get((action, kind), ()) + TEMPLATES.get((action, None), ())
+
+
+async def templates_for(session, commune_code: int, action: str, kind: str, category: str | None) -> tuple[str, ...]:
+    """The texts to offer, in order; the same call gives the same list, so a choice is its index."""
+    rows = (await session.execute(
+        select(ResponseTemplate).where(ResponseTemplate.commune_code == commune_code,
+                                       ResponseTemplate.action == action, ResponseTemplate.active.is_(True),
+                                       or_(ResponseTemplate.kind.is_(None), ResponseTemplate.kind == kind),
+                                       or_(ResponseTemplate.category.is_(None), ResponseTemplate.category == category))
+    )).scalars().all()
+    if not rows:
+        has_own = await session.scalar(select(ResponseTemplate.id).where(
+            ResponseTemplate.commune_code == commune_code, ResponseTemplate.action == action,
+            ResponseTemplate.active.is_(True)).limit(1))
+        return () if has_own else default_templates(action, kind)[:SHOWN]
+    rows = sorted(rows, key=lambda row: (row.kind is None, row.category is None, row.position, row.id))
+    return tuple(row.text for row in rows)[:SHOWN]

@@ -79,7 +79,8 @@ class OfficerFlow:
             await self._item(ctx)
         elif step == "text":
             item = await handled_item(ctx.uow, ctx.user, data["item_id"])
-            choices = templates_for(data["action"], item.kind)
+            choices = await templates_for(ctx.uow.session, item.commune_code, data["action"], item.kind, item.category)
+            data["templates"] = list(choices)  # a tap sends exactly the text that was shown
             ctx.say(f"officer.ask.{data['action']}", buttons=[
                 *([Button("📋 " + text[:40] + ("…" if len(text) > 40 else ""), f"otpl:{n}")]
                   for n, text in enumerate(choices)),
@@ -161,8 +162,8 @@ class OfficerFlow:
             elif step in ("announce_text", "project_progress", "project_note") and ctx.incoming.text:
                 await self._publish_text(ctx, step, ctx.incoming.text.strip())
             elif choice.startswith("otpl:") and step == "text":
-                item = await handled_item(ctx.uow, ctx.user, data["item_id"])
-                choices = templates_for(data["action"], item.kind)
+                await handled_item(ctx.uow, ctx.user, data["item_id"])
+                choices = data.get("templates", [])
                 index = int(choice[5:]) if choice[5:].isdigit() else -1
                 if 0 <= index < len(choices):
                     await self._apply(ctx, Action(data["action"]), choices[index])

@@ -333,7 +333,7 @@ class OutboxMessage(Base):
 
 
 class ResponseTemplate(Base):
-    """A one-tap answer an officer can send, per action and kind (kind NULL: any kind), per commune.
+    """A one-tap answer an officer can send, per action, kind and category (NULL: any), per commune.
     Imported by a commune; when a commune has none for an action, bot.templates' defaults apply."""
 
     __tablename__ = "response_templates"
@@ -343,6 +343,7 @@ class ResponseTemplate(Base):
     key: Mapped[str] = mapped_column(String(50))
     action: Mapped[str] = mapped_column(String(30))
     kind: Mapped[str | None] = mapped_column(String(30), nullable=True)
+    category: Mapped[str | None] = mapped_column(String(50), nullable=True)  # NULL: any category
     text: Mapped[str] = mapped_column(Text)
     position: Mapped[int] = mapped_column(Integer, default=0)
     active: Mapped[bool] = mapped_column(default=True)

@@ -24,6 +24,7 @@ from storage.models import (
     Project,
     ProjectUpdate,
     ReceptionSession,
+    ResponseTemplate,
     RoutingRule,
     Unit,
     User,
@@ -35,9 +36,9 @@ EXAMPLE = ROOT / "examples" / "hoan-kiem.yaml"
 EXAMPLE_CSV = ROOT / "examples" / "disclosures.csv"
 ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 TABLES = (Unit, User, RoutingRule, CommuneCategory, ReceptionSession, Disclosure, Project, ProjectUpdate,
-          Consultation)
+          Consultation, ResponseTemplate)
 SUMMARY = ("4 units, 4 officers, 8 routing rules, 2 reception sessions, 2 disclosures, 1 project (2 updates), "
-           "1 consultation, 8 categories")
+           "1 consultation, 8 categories, 3 response templates")
 
 
 @pytest.fixture
@@ -88,6 +89,12 @@ async def test_the_example_ward_goes_in_with_its_values(uows):
     categories = await _all(uows, CommuneCategory)
     assert [(c.key, c.position) for c in categories][:2] == [("land", 0), ("environment", 1)]
     assert ("walking_street", "🚶 Phố đi bộ, lễ hội") in {(c.key, c.label_vi) for c in categories}
+
+    templates = {t.key: t for t in await _all(uows, ResponseTemplate)}
+    assert (templates["answer_road_fixed"].kind, templates["answer_road_fixed"].category) == ("feedback",
+                                                                                              "infrastructure")
+    assert templates["answer_road_fixed"].text.endswith("05 ngày làm việc. Cảm ơn ông/bà đã phản ánh.")
+    assert (templates["info_photos"].action, templates["info_photos"].kind) == ("request_info", None)
 
     weekly, special = await _all(uows, ReceptionSession)
     assert weekly.recurrence == "FREQ=WEEKLY;BYDAY=TH"  # every: thursday

@@ -185,3 +185,65 @@ async def test_an_officer_answers_with_a_template_in_one_tap(runtime, citizen, o
     [answer] = await rows(runtime, ItemEvent, ItemEvent.action == "answer")
     assert item.status == "answered" and answer.note.startswith("UBND đã kiểm tra hiện trường")
     assert any("UBND đã kiểm tra hiện trường" in m["text"] for m in await _poll(citizen))
+
+
+async def test_a_commune_imports_its_own_templates_which_replace_the_defaults_for_that_action(
+        runtime, citizen, officer_tab, tmp_path):
+    from bot.importer import import_file
+
+    path = tmp_path / "templates.yaml"
+    path.write_text("""\
+commune: 70
+templates:
+  - {key: any_answer, action: answer, text: Phường đã tiếp nhận và xử lý xong., position: 0}
+  - {key: noise_answer, action: answer, kind: feedback, category: public_order, position: 5,
+     text: Công an phường đã nhắc nhở cơ sở karaoke và lập biên bản.}
+  - {key: land_answer, action: answer, category: land, text: Đã chuyển Phòng Tài nguyên.}
+  - {key: old_answer, action: answer, text: Không dùng nữa., active: false}
+""", encoding="utf-8")
+    await import_file(runtime.uows, path, zone=runtime.settings.zone)
+
+    await describe(citizen, "feedback", "public_order", "Karaoke gây ồn sau 23 giờ ở số 20 Hàng Bạc.")
+    await citizen.send(button="location:skip")
+    await citizen.send(button="consent:anonymous")
+    await citizen.send(button="submit:send")
+    [item] = await rows(runtime, Item)
+    await officer_tab.send(button=f"g:oi:{item.id}")
+    await officer_tab.send(button="oa:accept")
+    ask = await officer_tab.send(button="oa:answer")
+    offered = [k for k, v in buttons(ask[-1]).items() if v.startswith("otpl:")]
+    # The most specific first; other categories and inactive ones are not offered; no built-in ones.
+    assert offered == ["📋 Công an phường đã nhắc nhở cơ sở karaoke…", "📋 Phường đã tiếp nhận và xử lý xong."]
+
+    # Re-imported in between: the tap still sends the text the officer saw.
+    path.write_text(path.read_text(encoding="utf-8").replace("lập biên bản", "xử phạt"), encoding="utf-8")
+    await import_file(runtime.uows, path, zone=runtime.settings.zone)
+    await officer_tab.send(button="otpl:0")
+    [answer] = await rows(runtime, ItemEvent, ItemEvent.action == "answer")
+    assert answer.note == "Công an phường đã nhắc nhở cơ sở karaoke và lập biên bản."
+
+    # Request-info has no commune templates: the built-in ones stay.
+    await describe(citizen, "feedback", "public_order", "Xe tải đỗ chắn lối đi ở ngõ 12 Hàng Bạc cả ngày.")
+    await citizen.send(button="location:skip")
+    await citizen.send(button="consent:anonymous")
+    await citizen.send(button="submit:send")
+    second = max(await rows(runtime, Item), key=lambda row: row.id)
+    await officer_tab.send(button=f"g:oi:{second.id}")
+    await officer_tab.send(button="oa:accept")
+    ask = await officer_tab.send(button="oa:request_info")
+    assert len([v for v in buttons(ask[-1]).values() if v.startswith("otpl:")]) == 2
+
+
+async def test_a_template_naming_an_unknown_category_is_refused_with_its_line(runtime, tmp_path):
+    from bot.importer import ImportError_, import_file
+
+    path = tmp_path / "templates.yaml"
+    path.write_text("commune: 70\ntemplates:\n  - key: a\n    action: answer\n    category: weather\n    text: x\n",
+                    encoding="utf-8")
+    with pytest.raises(ImportError_) as refused:
+        await import_file(runtime.uows, path, zone=runtime.settings.zone)
+    assert "line 5, templates.category: unknown category 'weather'" in str(refused.value)
+    path.write_text("commune: 70\ntemplates:\n  - {key: a, action: close, text: x}\n", encoding="utf-8")
+    with pytest.raises(ImportError_) as refused:
+        await import_file(runtime.uows, path, zone=runtime.settings.zone)
+    assert "line 3, templates.action: unknown value 'close'" in str(refused.value)

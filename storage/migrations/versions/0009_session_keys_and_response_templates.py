@@ -28,6 +28,7 @@ def upgrade() -> None:
     sa.Column('key', sa.String(length=50), nullable=False),
     sa.Column('action', sa.String(length=30), nullable=False),
     sa.Column('kind', sa.String(length=30), nullable=True),
+    sa.Column('category', sa.String(length=50), nullable=True),
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('position', sa.Integer(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
