@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     max_photo_bytes: int = Field(5 * 1024 * 1024, ge=10_000, le=20 * 1024 * 1024)
     outbox_max_attempts: int = Field(8, ge=1, le=100)
     sweep_interval_seconds: int = Field(60, ge=1, le=3600)
+    # Per-user flood limit (handlers/flood.py): a burst, then this many messages a second.
+    flood_burst: int = Field(20, ge=1, le=100_000)
+    flood_rate: float = Field(1.0, gt=0, le=10_000)
 
     @field_validator("database_url")
     @classmethod

@@ -21,6 +21,7 @@ from bot.settings import Settings
 from bot.texts import has, t
 from handlers import consultations, menu, officer, privacy, publications, schedules, start, statistics, submit, track  # noqa: F401  (flows register themselves)
 from handlers.core import FLOWS, FlowContext
+from handlers.flood import turned_away
 from storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 class Outcome(str, Enum):
     handled = "handled"
     duplicate = "duplicate"
+    flooded = "flooded"  # over the sender's flood limit: acknowledged, not run through a flow
 
 
 @dataclass
@@ -40,6 +42,8 @@ class Result:
 async def handle_incoming(incoming: Incoming, uows: UnitOfWorkFactory, settings: Settings) -> Result:
     """Process one delivery. Database errors propagate (the adapter asks the user to retry); any
     other failure inside a flow is answered politely and the conversation stays where it was."""
+    if await turned_away(incoming, uows, settings):
+        return Result(Outcome.flooded, [])
     try:
         return await _process(incoming, uows, settings)
     except SQLAlchemyError:
