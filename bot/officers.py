@@ -133,7 +133,12 @@ async def accept(uow, officer: User, item: Item, zone: ZoneInfo) -> None:
     if item.kind != ItemKind.feedback.value:  # feedback's target runs from receipt, set when filed
         await _add_deadline(uow, item, Phase.resolution, today, complex_case=item.complex_case)
     if item.kind == ItemKind.denunciation.value:
-        await _add_deadline(uow, item, Phase.acceptance_notice, today)
+        notice = await _add_deadline(uow, item, Phase.acceptance_notice, today)
+        if notice is not None and item.citizen_id is not None and item.chat_id is not None:
+            # Đ.29 k3: the denouncer is told of the acceptance; ``move`` above has just written that
+            # message to their chat. Without a chat (data erased) the officer must send it in writing,
+            # and the deadline runs until the item is answered.
+            notice.done_at = utcnow()
 
 
 async def answer(uow, officer: User, item: Item, text: str) -> None:
@@ -146,7 +151,7 @@ async def extend(uow, officer: User, item: Item, reason: str, *, especially_comp
     Complaints: the case is marked complex and gets the longer period of Đ.28/Đ.37 from acceptance."""
     resolution = [d for d in await uow.items.open_deadlines(item.id) if d.phase == Phase.resolution.value]
     if not resolution:
-        raise ExtensionNotAllowed("no resolution deadline is running")
+        raise ExtensionNotAllowed("no resolution deadline is running", reason="not_running")
     current = resolution[-1]
     if item.kind == ItemKind.denunciation.value:
         new = extend_denunciation(current.due_on, item.extensions, especially_complex=especially_complex)
@@ -157,7 +162,7 @@ async def extend(uow, officer: User, item: Item, reason: str, *, especially_comp
                            remote_area=item.remote_area)
         item.complex_case = True
     else:
-        raise ExtensionNotAllowed(f"{item.kind} cannot be extended")
+        raise ExtensionNotAllowed(f"{item.kind} cannot be extended", reason="kind")
     await move(uow, item, Action.extend, actor_id=officer.id, note=reason,
                data={"from": current.due_on.isoformat(), "to": new.due_on.isoformat(), "rule": new.rule.rule_id})
     current.done_at = utcnow()

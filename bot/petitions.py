@@ -42,6 +42,8 @@ PHASES_AT_RECEIPT: dict[ItemKind, tuple[Phase, ...]] = {
     ItemKind.information: (),
 }
 DUPLICATE_WINDOW = timedelta(minutes=10)
+# Working days are Vietnam's; the day an update is given is its local day there.
+STATUS_CLOCK_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
 CONTACT_PURPOSE = "petition_contact"
 
 
@@ -154,16 +156,42 @@ async def move(uow, item: Item, action: Action, *, actor_id: int | None, note: s
                       to_status=new_status.value, note=note, data=data or {})
     uow.items.record(event)
     item.status = new_status.value
+    if action is Action.answer:
+        item.satisfied = None  # a new answer (after a reopening) asks for a new verdict
     if new_status not in OPEN:
         # Answered, closed, refused, forwarded, withdrawn or escalated: no clock runs any more.
         for deadline in await uow.items.open_deadlines(item.id):
             deadline.done_at = utcnow()
         if new_status is not ItemStatus.answered:
             item.closed_at = utcnow()
+    elif notify:
+        await _restart_status_clock(uow, item)
     await uow.session.flush()
     if notify:
         await notify_citizen(uow, item, event)
     return event
+
+
+async def _restart_status_clock(uow, item: Item) -> None:
+    """The citizen is being told where things stand: the status-update period (an internal target for
+    feedback, counted from the last update) starts again from today."""
+    running = [d for d in await uow.items.open_deadlines(item.id) if d.phase == Phase.status_update.value]
+    if running and await _start_clock(uow, item, Phase.status_update):
+        for row in running:
+            row.done_at = utcnow()
+
+
+async def _start_clock(uow, item: Item, phase: Phase) -> ItemDeadline | None:
+    """A deadline of ``phase`` counted from today, if the item's kind has one."""
+    today = utcnow().astimezone(STATUS_CLOCK_ZONE).date()
+    try:
+        deadline = deadline_for(ItemKind(item.kind), phase, today, remote_area=item.remote_area)
+    except NoRule:
+        return None
+    row = ItemDeadline(item_id=item.id, phase=phase.value, due_on=deadline.due_on, rule_id=deadline.rule.rule_id,
+                       citation=deadline.rule.citation)
+    uow.items.add_deadline(row)
+    return row
 
 
 async def notify_citizen(uow, item: Item, event: ItemEvent) -> None:
@@ -205,6 +233,9 @@ async def rate(uow, item: Item, citizen_id: int, satisfied: bool, comment: str |
         await move(uow, item, Action.close, actor_id=citizen_id, notify=False)
     elif item.kind == ItemKind.feedback.value:
         await move(uow, item, Action.reopen, actor_id=citizen_id, note=comment, notify=False)
+        # Answering stopped every clock; the reopened feedback gets its target and updates afresh.
+        for phase in (Phase.resolution, Phase.status_update):
+            await _start_clock(uow, item, phase)
     elif item.kind != ItemKind.complaint_first.value:
         await move(uow, item, Action.close, actor_id=citizen_id, notify=False)
 

@@ -26,9 +26,10 @@ from bot.officers import (
     reveal_identity,
     unit_officers,
 )
-from bot.petitions import local_date, move
+from bot.petitions import categories_for, local_date, move
 from bot.publishing import announce, close_consultation, open_consultations, project_update
 from bot.templates import templates_for
+from bot.texts import has
 from handlers.core import FlowContext, register
 from storage.models import utcnow
 
@@ -197,8 +198,9 @@ class OfficerFlow:
     async def _item(self, ctx: FlowContext) -> None:
         item = await handled_item(ctx.uow, ctx.user, ctx.conversation.data["item_id"])
         zone = ctx.settings.zone
+        labels = {c.key: c.label(ctx.lang) for c in await categories_for(ctx.uow, item.commune_code)}
         lines = [ctx.text("officer.item", code=item.tracking_code, kind=ctx.text(f"kind.{item.kind}"),
-                          category=item.category, status=ctx.text(f"status.{item.status}"),
+                          category=labels.get(item.category, item.category), status=ctx.text(f"status.{item.status}"),
                           received=local_date(item.received_at, zone), description=item.description[:2000])]
         if item.photos:
             lines.append(ctx.text("officer.photos", count=len(item.photos), links=" ".join(
@@ -212,7 +214,9 @@ class OfficerFlow:
             lines.append(ctx.text("deadline.line", phase=ctx.text(f"phase.{deadline.phase}"),
                                   date=deadline.due_on.strftime("%d/%m/%Y"), citation=deadline.citation))
         for event in (await ctx.uow.items.events(item.id))[-8:]:
-            lines.append(ctx.text("officer.event", at=local_date(event.at, zone), action=event.action,
+            action = next((ctx.text(key) for key in (f"officer.event_name.{event.action}", f"event.{event.action}")
+                           if has(key)), event.action)
+            lines.append(ctx.text("officer.event", at=local_date(event.at, zone), action=action,
                                   note=(": " + event.note[:200]) if event.note and event.action != "reveal_identity"
                                   else ""))
         actions = [a for a in allowed_actions(ItemStatus(item.status), ItemKind(item.kind)) if a in OFFICER_ACTIONS]
@@ -267,8 +271,10 @@ class OfficerFlow:
                 await forward(ctx.uow, ctx.user, item, text, data.get("target"))
             else:
                 await move(ctx.uow, item, action, actor_id=ctx.user.id, note=text)
-        except (IllegalTransition, ExtensionNotAllowed) as refused:
-            ctx.say("officer.refused_action", reason=str(refused))
+        except ExtensionNotAllowed as refused:
+            ctx.say(f"officer.extension_refused.{refused.reason}", **refused.values)
+        except IllegalTransition:
+            ctx.say("officer.not_possible_now", status=ctx.text(f"status.{item.status}"))
         else:
             ctx.say("officer.done", action=ctx.text(f"officer.action.{action.value}"), code=item.tracking_code)
         if action is Action.forward and data.get("target"):

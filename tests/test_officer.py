@@ -79,7 +79,9 @@ async def test_a_denunciation_from_receipt_to_answer_with_identity_kept_secret(r
     accepted = await officer_tab.send(button="oa:accept")
     assert accepted[0]["text"] == f"Đã thực hiện «✅ Thụ lý» cho hồ sơ {item.tracking_code}."
     phases = {d.phase: d for d in await rows(runtime, ItemDeadline, ItemDeadline.done_at.is_(None))}
-    assert set(phases) == {"resolution", "acceptance_notice"}
+    assert set(phases) == {"resolution"}  # the acceptance notice (Đ.29 k3) went to the denouncer's chat
+    [notice] = await rows(runtime, ItemDeadline, ItemDeadline.phase == "acceptance_notice")
+    assert notice.done_at is not None and "Điều 29" in notice.citation
     assert "Điều 30" in phases["resolution"].citation
     assert any("đã thụ lý" in m["text"] for m in await _poll(citizen))
 
@@ -96,7 +98,8 @@ async def test_a_denunciation_from_receipt_to_answer_with_identity_kept_secret(r
     await officer_tab.send(button="oa:extend")
     await officer_tab.send(button="oext:especially")
     third = await officer_tab.send("Lần gia hạn thứ ba.")
-    assert third[0]["text"].startswith("Không thực hiện được")
+    assert third[0]["text"] == ("Không gia hạn được nữa: đã gia hạn 2 lần, luật chỉ cho phép 2 lần "
+                                "(Luật Tố cáo 2018, Điều 30 khoản 3, khoản 4 (gia hạn hai lần bằng văn bản)).")
 
     await officer_tab.send(button="oa:answer")
     await officer_tab.send("Kết luận nội dung tố cáo: tố cáo đúng một phần, đã xử lý kỷ luật cán bộ X.")

@@ -168,7 +168,12 @@ class NoRule(LookupError):
 
 
 class ExtensionNotAllowed(ValueError):
-    """The law allows no further extension."""
+    """The law allows no further extension. ``reason`` names why (used_up, not_running, kind) for the
+    text shown to the officer; ``values`` fill it in."""
+
+    def __init__(self, message: str, *, reason: str = "used_up", **values):
+        super().__init__(message)
+        self.reason, self.values = reason, values
 
 
 def rule_for(kind: ItemKind, phase: Phase, on: date, *, complex_case: bool = False,
@@ -203,7 +208,8 @@ def extend_denunciation(current_due: date, extensions_so_far: int, *, especially
     rule = rule_for(D, Phase.extension, current_due, complex_case=True, especially_complex=especially_complex)
     if extensions_so_far >= rule.times_allowed:
         raise ExtensionNotAllowed(
-            f"{rule.rule_id}: {extensions_so_far} extension(s) made, {rule.times_allowed} allowed ({rule.citation})")
+            f"{rule.rule_id}: {extensions_so_far} extension(s) made, {rule.times_allowed} allowed ({rule.citation})",
+            made=extensions_so_far, allowed=rule.times_allowed, citation=rule.citation)
     return Deadline(_count(rule, current_due, calendar), rule)
 
 

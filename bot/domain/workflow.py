@@ -56,6 +56,9 @@ REASON_REQUIRED = frozenset({Action.refuse, Action.forward, Action.extend, Actio
 # unresolved (Luật Khiếu nại 2011, Điều 33 khoản 1).
 ACTION_ONLY_FOR: dict[Action, frozenset[ItemKind]] = {
     Action.escalate: frozenset({ItemKind.complaint_first}),
+    # Only the laws on complaints (Đ.28, Đ.37: a complex case) and denunciations (Đ.30: extensions)
+    # lengthen a resolution period; feedback has a target, anonymous information none at all.
+    Action.extend: frozenset({ItemKind.complaint_first, ItemKind.complaint_second, ItemKind.denunciation}),
 }
 
 S, A = ItemStatus, Action
