@@ -46,7 +46,7 @@ async def handle_incoming(incoming: Incoming, uows: UnitOfWorkFactory, settings:
         return Result(Outcome.flooded, [])
     try:
         return await _process(incoming, uows, settings)
-    except SQLAlchemyError:
+    except (SQLAlchemyError, OSError):  # asyncpg's refused connection is a bare OSError, not wrapped
         raise
     except Exception:
         log.exception("flow failed channel=%s update=%s", incoming.channel, incoming.update_key)
