@@ -35,7 +35,14 @@ class Runtime:
 
             self.telegram = TelegramChannel(self, request=telegram_request,
                                             get_updates_request=telegram_get_updates_request)
+        self.zalo = None
+        if settings.zalo_oa_enabled:
+            from bot.channels.zalo_oa import ZaloOAChannel
+
+            self.zalo = ZaloOAChannel(self)
         senders = {"web": self.web_chat.sender}
+        if self.zalo is not None:
+            senders["zalo"] = self.zalo.sender
         if self.telegram is not None:
             senders["telegram"] = self.telegram.sender
         self.dispatcher = OutboxDispatcher(self.uows, senders, max_attempts=settings.outbox_max_attempts)
@@ -51,6 +58,8 @@ class Runtime:
         app = web.Application(client_max_size=self.settings.max_photo_bytes + 64 * 1024)
         app.add_routes(self.web_chat.routes())
         app.add_routes([web.get("/healthz", self._health)])
+        if self.zalo is not None:
+            app.add_routes(self.zalo.routes())
         if self.telegram is not None:
             app.add_routes(self.telegram.routes())
         return app
@@ -61,6 +70,8 @@ class Runtime:
     async def start(self, *, migrate: bool = True) -> None:
         if migrate:
             await upgrade(self.engine)
+        if self.zalo is not None:
+            await self.zalo.start()  # seeds the OA's tokens before the dispatcher needs them
         self.dispatcher.start()
         if self.telegram is not None:
             await self.telegram.start()
@@ -73,6 +84,8 @@ class Runtime:
         if self.telegram is not None:
             await self.telegram.stop()
         await self.dispatcher.stop()
+        if self.zalo is not None:
+            await self.zalo.stop()
         await self.engine.dispose()
 
 

@@ -203,7 +203,7 @@ async def notify_citizen(uow, item: Item, event: ItemEvent) -> None:
     if event.note:
         text += t(language, "notify.note", note=event.note)
     reply = Reply(text, ((Button(t(language, "notify.open"), f"g:item:{item.id}"),),))
-    await uow.outbox.enqueue(item.channel, item.chat_id, reply, dedupe_key=f"notify:{event.id}")
+    await uow.outbox.enqueue(item.channel, item.chat_id, reply, dedupe_key=f"notify:{event.id}", item_id=item.id)
 
 
 async def withdraw(uow, item: Item, citizen_id: int) -> None:

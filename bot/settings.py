@@ -37,6 +37,18 @@ class Settings(BaseSettings):
     telegram_webhook_secret: str | None = None
     telegram_per_chat_rate: float = Field(1.0, gt=0, le=1000)
 
+    # Zalo Official Account (bot/channels/zalo_oa.py): runs only when the app id is set.
+    zalo_oa_app_id: str | None = None
+    zalo_oa_secret_key: str | None = None  # the OA secret key: webhook signatures
+    zalo_oa_app_secret: str | None = None  # the app's secret key: the OAuth header
+    zalo_oa_access_token: str | None = None  # initial pair from the OA's authorisation; rotated in the database
+    zalo_oa_refresh_token: str | None = None
+    zalo_oa_webhook_path: str = "/zalo/webhook"
+    zalo_oa_api_url: str = "https://openapi.zalo.me"
+    zalo_oa_oauth_url: str = "https://oauth.zaloapp.com"
+    zalo_oa_requests_per_second: float = Field(8.0, gt=0, le=1000)
+    zalo_oa_info_image_url: str | None = None  # picture on the "share your contact details" card
+
     max_text_length: int = Field(4000, ge=100, le=4096)
     max_photo_bytes: int = Field(5 * 1024 * 1024, ge=10_000, le=20 * 1024 * 1024)
     outbox_max_attempts: int = Field(8, ge=1, le=100)
@@ -79,6 +91,33 @@ class Settings(BaseSettings):
             if not self.telegram_webhook_secret:
                 raise ValueError("TIEPDAN_TELEGRAM_WEBHOOK_SECRET is required when TIEPDAN_TELEGRAM_MODE=webhook")
         return self
+
+    @field_validator("zalo_oa_webhook_path")
+    @classmethod
+    def _zalo_oa_path(cls, value: str) -> str:
+        if not value.startswith("/") or any(c.isspace() for c in value):
+            raise ValueError("must be a path starting with /, e.g. /zalo/webhook")
+        return value
+
+    @field_validator("zalo_oa_api_url", "zalo_oa_oauth_url", "zalo_oa_info_image_url")
+    @classmethod
+    def _zalo_oa_urls(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (or http:// for a local server)")
+        return value.rstrip("/") if value else value
+
+    @model_validator(mode="after")
+    def _zalo_oa_complete(self) -> "Settings":
+        names = ("zalo_oa_app_id", "zalo_oa_secret_key", "zalo_oa_app_secret", "zalo_oa_refresh_token")
+        given = [name for name in names if getattr(self, name)]
+        if given and len(given) < len(names):
+            missing = next(name for name in names if not getattr(self, name))
+            raise ValueError(f"TIEPDAN_{missing.upper()} is required when TIEPDAN_{given[0].upper()} is set")
+        return self
+
+    @property
+    def zalo_oa_enabled(self) -> bool:
+        return bool(self.zalo_oa_app_id)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -22,6 +22,7 @@ from bot.texts import has, t
 from handlers import consultations, menu, officer, privacy, publications, schedules, start, statistics, submit, track  # noqa: F401  (flows register themselves)
 from handlers.core import FLOWS, FlowContext
 from handlers.flood import turned_away
+from scheduler.outbox import release_held
 from storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -74,6 +75,8 @@ async def _process(incoming: Incoming, uows: UnitOfWorkFactory, settings: Settin
         user = await uow.users.get_or_create(
             incoming.channel, incoming.user_id, incoming.chat_id, language=_first_language(incoming, settings)
         )
+        # Messages a platform held until this chat's next interaction (Zalo's 7-day window) leave first.
+        await release_held(uow, incoming.channel, incoming.chat_id, user.language)
         row = await uow.conversations.load(incoming.channel, incoming.chat_id)
         # A deep copy: flows change nested values in place, and the row must see a new value to save it.
         conversation = (

@@ -20,6 +20,7 @@ from bot.petitions import (
 )
 from bot.texts import has
 from handlers.core import FlowContext, register
+from scheduler.outbox import NOTICE_HELD, NOTICE_RELEASED
 
 PAGE = 5
 
@@ -131,6 +132,11 @@ class TrackFlow:
         text += ctx.text("track.timeline")
         for event in (await ctx.uow.items.events(item.id))[-10:]:
             what = ctx.text(f"event.{event.action}") if has(f"event.{event.action}") else event.action
+            if event.action in (NOTICE_HELD, NOTICE_RELEASED):
+                # A notification the platform would not deliver (Zalo's 7-day window, an unfollow).
+                reason = (event.data or {}).get("reason", "")
+                what = ctx.text(f"zalo.{event.action}", reason=ctx.text(
+                    f"zalo.held.{reason}" if has(f"zalo.held.{reason}") else "zalo.held.other"))
             if event.note:
                 what += f": {event.note}"
             text += ctx.text("track.event", at=local_date(event.at, zone), what=what)

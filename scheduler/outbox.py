@@ -4,6 +4,10 @@ Rows are claimed with a lease (and FOR UPDATE SKIP LOCKED on PostgreSQL), sent, 
 a second short transaction. A process that dies mid-send leaves its rows claimed until the lease runs
 out; then any dispatcher takes them again. Messages to one chat leave in order; chats in parallel.
 The dispatcher is woken in-process after each commit that enqueued something, and also polls.
+
+A platform may refuse a chat until its user writes again (Zalo: 7 days after the last interaction,
+or after an unfollow). Such messages are held with the reason, not dropped: the item a held
+notification is about gets a timeline event, and the chat's next interaction releases them in order.
 """
 
 from __future__ import annotations
@@ -15,7 +19,8 @@ from datetime import timedelta
 from typing import Protocol
 
 from bot.domain.dialog import Reply
-from storage.models import utcnow
+from bot.texts import t
+from storage.models import ItemEvent, utcnow
 from storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -33,6 +38,21 @@ class DeliveryRetry(Exception):
 
 class DeliveryRefused(Exception):
     """The platform will never take this message (bot blocked, chat gone): record it, do not retry."""
+
+
+class DeliveryHeld(DeliveryRefused):
+    """The platform will not take messages to this chat until its user interacts again: keep them,
+    with ``reason`` (``window_closed``, ``unfollowed``, ``blocked``), for that moment."""
+
+    def __init__(self, reason: str, detail: str = "", parts_sent: int = 0):
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.parts_sent = parts_sent
+
+
+# Timeline events of an item whose notification was held, and later released.
+NOTICE_HELD = "notice_held"
+NOTICE_RELEASED = "notice_released"
 
 
 class Sender(Protocol):
@@ -140,6 +160,10 @@ class OutboxDispatcher:
         async with self._parallel:
             for position, (message_id, channel, chat_id, payload, attempts, parts_sent) in enumerate(entries):
                 outcome = await self._send_one(channel, chat_id, payload, parts_sent)
+                if isinstance(outcome, DeliveryHeld):
+                    # Nothing reaches this chat before its next interaction: hold the rest too, in order.
+                    await self._hold(channel, [e[0] for e in entries[position:]], outcome)
+                    return
                 await self._record(message_id, attempts, outcome)
                 if outcome is not None:
                     # Keep the chat's order: later messages wait for this one.
@@ -176,6 +200,17 @@ class OutboxDispatcher:
                                             parts_sent=outcome.parts_sent or None)
             await uow.commit()
 
+    async def _hold(self, channel: str, message_ids: list[int], held: DeliveryHeld) -> None:
+        async with self.uows() as uow:
+            for position, message_id in enumerate(message_ids):
+                item_id = await uow.outbox.mark_held(message_id, str(held),
+                                                     parts_sent=held.parts_sent if position == 0 else None)
+                if item_id is not None:
+                    uow.items.record(ItemEvent(item_id=item_id, action=NOTICE_HELD,
+                                               data={"channel": channel, "reason": held.reason}))
+            await uow.commit()
+        log.info("outbox held %d message(s) channel=%s reason=%s", len(message_ids), channel, held.reason)
+
     async def _postpone(self, message_ids: list[int]) -> None:
         if not message_ids:
             return
@@ -185,3 +220,20 @@ class OutboxDispatcher:
             await uow.commit()
 
 
+async def release_held(uow, channel: str, chat_id: str, language: str) -> int:
+    """The chat's user interacted again: its held messages leave now, in their order, the first one
+    saying that they were held. Called at the start of every step; the index makes it cheap."""
+    rows = await uow.outbox.held(channel, chat_id)
+    if not rows:
+        return 0
+    first = rows[0]
+    if not first.parts_sent:
+        notice = t(language, "zalo.held_released", count=len(rows))
+        first.payload = {**first.payload, "text": f"{notice}\n\n{first.payload['text']}"}
+    now = utcnow()
+    for row in rows:
+        row.status, row.attempts, row.next_attempt_at = "pending", 0, now
+    for item_id in sorted({row.item_id for row in rows if row.item_id is not None}):
+        uow.items.record(ItemEvent(item_id=item_id, action=NOTICE_RELEASED, data={"channel": channel}))
+    uow.enqueued += len(rows)
+    return len(rows)

@@ -315,6 +315,9 @@ class OutboxMessage(Base):
     __table_args__ = (Index("ix_outbox_pending", "next_attempt_at", postgresql_where=text("status IN ('pending', 'sending')"),
                             sqlite_where=text("status IN ('pending', 'sending')")),
                       Index("ix_outbox_chat", "channel", "chat_id", "id"),
+                      # Held messages wait for the chat's next interaction, which looks them up.
+                      Index("ix_outbox_held", "channel", "chat_id", postgresql_where=text("status = 'held'"),
+                            sqlite_where=text("status = 'held'")),
                       # Ids are the web chat's read cursor, so they must never be reused (SQLite would
                       # reuse the highest ids after /privacy deletes a chat's history).
                       {"sqlite_autoincrement": True})
@@ -330,6 +333,8 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(nullable=True)
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The item a notification is about, so the item's timeline can say when it could not be delivered.
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), nullable=True, index=True)
 
 
 class ResponseTemplate(Base):
@@ -414,3 +419,26 @@ class Invite(Base):
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column(nullable=True)
     used_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+
+class ZaloToken(Base):
+    """The Zalo Official Account's OAuth pair. Refresh tokens are single-use and rotate, so the new
+    pair replaces the old one in the same transaction that holds the row's lock (bot/channels/zalo_api.py).
+    ``seeded_from`` is a hash of the configured refresh token: configuring a new one re-seeds the row."""
+
+    __tablename__ = "zalo_tokens"
+    app_id: Mapped[str] = mapped_column(String(50), primary_key=True)
+    access_token: Mapped[str | None] = mapped_column(Text, nullable=True)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)  # NULL: unknown, used until refused
+    seeded_from: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ZaloUnfollow(Base):
+    """A Zalo user who unfollowed the Official Account: messages to them are held, not attempted,
+    until they interact again (the row is then deleted)."""
+
+    __tablename__ = "zalo_unfollows"
+    user_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    unfollowed_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -141,11 +141,13 @@ class OutboxRepository:
         self.session = session
         self.uow = uow
 
-    async def enqueue(self, channel: str, chat_id: str, reply: Reply, dedupe_key: str) -> None:
+    async def enqueue(self, channel: str, chat_id: str, reply: Reply, dedupe_key: str, *,
+                      item_id: int | None = None) -> None:
+        """``item_id``: the item a notification is about (its timeline tells when it could not be delivered)."""
         statement = (
             _insert(self.session, OutboxMessage)
             .values(dedupe_key=dedupe_key, channel=channel, chat_id=chat_id, payload=reply.to_payload(),
-                    status="pending", attempts=0, next_attempt_at=utcnow(), created_at=utcnow())
+                    status="pending", attempts=0, next_attempt_at=utcnow(), created_at=utcnow(), item_id=item_id)
             .on_conflict_do_nothing(index_elements=["dedupe_key"])
         )
         await self.session.execute(statement)
@@ -207,6 +209,24 @@ class OutboxRepository:
             update(OutboxMessage).where(OutboxMessage.id == message_id)
             .values(status="failed", last_error=error[:1000])
         )
+
+    async def mark_held(self, message_id: int, reason: str, *, parts_sent: int | None = None) -> int | None:
+        """Keep a message the platform will not take now (the chat's window closed, the user unfollowed
+        or blocked us) for the chat's next interaction; ``reason`` is recorded. Returns its item id."""
+        values: dict[str, Any] = {"status": "held", "last_error": reason[:1000]}
+        if parts_sent is not None:
+            values["parts_sent"] = parts_sent
+        result = await self.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values)
+            .returning(OutboxMessage.item_id))
+        return result.scalar_one_or_none()
+
+    async def held(self, channel: str, chat_id: str) -> list[OutboxMessage]:
+        """The chat's held messages, oldest first."""
+        rows = await self.session.execute(
+            select(OutboxMessage).where(OutboxMessage.channel == channel, OutboxMessage.chat_id == chat_id,
+                                        OutboxMessage.status == "held").order_by(OutboxMessage.id))
+        return list(rows.scalars())
 
     async def for_chat(self, channel: str, chat_id: str, after_id: int, limit: int = 100) -> Sequence[OutboxMessage]:
         rows = await self.session.execute(

@@ -1,0 +1,445 @@
+"""Zalo Official Account: the commune's OA webhook in, consultation messages out, through the same
+flows as every other channel.
+
+Webhook (developers.zalo.me: official-account/webhook/tong-quan). Zalo POSTs one JSON event and signs
+it in ``X-ZEvent-Signature: mac=<hex>``, the SHA-256 of app id + raw body + the event's ``timestamp``
++ the OA secret key (not the app secret). We compare in constant time and answer 401 to anything
+else. Zalo wants a 200 within 2 seconds and retries otherwise, so the event is handled in a task
+after the answer; a retried delivery carries the same ``msg_id`` and the pipeline's inbound dedupe
+ignores it. Events of one user are handled in the order they arrived.
+
+Events (shapes from public integrations that match the official samples):
+``{"app_id", "event_name", "timestamp" (ms, a string), "sender": {"id"}, "recipient": {"id"},
+"message": {"msg_id", "text", "attachments": [{"type", "payload": {...}}]}}``; images carry
+``payload.url``, a location ``payload.coordinates.{latitude, longitude}`` (strings; some integrations
+show ``lat``/``long``, both are read), a file ``payload.{url, name, size}``. ``follow``/``unfollow`` name
+the user in ``follower.id``, ``user_click_chatnow`` in ``user_id``; ``user_submit_info`` brings
+``info.{name, phone, address, ward, district, city}``. Other events are acknowledged and ignored.
+
+Buttons: the OA's ``oa.query.hide`` button sends its payload back as a ``user_send_text``, hidden from
+the chat. Our payloads are ``#b:`` + the button's value, so a tap is always recognised as a tap —
+even on an old message — and the pipeline refuses expired or forged ones exactly as on Telegram;
+an untagged text that equals a button the conversation expects, or a global ``g:`` value, is taken
+as that button too. Zalo shows at most 5 buttons under a message: longer menus continue in the
+next messages, 5 at a time, so every choice stays one tap away and nothing has to be remembered
+about which page a chat is on.
+
+Photos: the image's Zalo CDN URL is kept as the photo reference (an officer on Zalo is sent the
+same URL back); no download in the 2-second path.
+
+Reaching a user: a reply is allowed within 7 days of their last interaction. A message outside the
+window, to a user who unfollowed, or to one Zalo refuses as blocked is held on its outbox row with
+the reason (scheduler/outbox.py) and released at their next interaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+from datetime import timedelta
+from typing import Any, Callable
+
+from aiohttp import web
+from sqlalchemy import delete, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.channels.zalo_api import (
+    MAX_BUTTONS,
+    ZaloAPIError,
+    ZaloAuthError,
+    ZaloOAClient,
+    ZaloRateLimited,
+    ZaloUnavailable,
+    buttons_message,
+    contact_request,
+    image_message,
+    split_text,
+    text_message,
+)
+from bot.domain.dialog import Button, Incoming, Location, Photo, Reply
+from bot.settings import Settings
+from bot.texts import t
+from handlers.pipeline import handle_incoming
+from scheduler.outbox import DeliveryHeld, DeliveryRefused, DeliveryRetry, release_held
+from storage.models import ChannelIdentity, User, ZaloUnfollow, utcnow
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "zalo"
+SIGNATURE_HEADER = "X-ZEvent-Signature"
+MAX_BODY = 256 * 1024
+BUTTON_PREFIX = "#b:"
+REQUEST_INFO = "zalo:request_user_info"  # a button value the sender renders as Zalo's contact-sharing card
+WINDOW = timedelta(days=7)
+MESSAGE_EVENTS = ("user_send_text", "user_send_image", "user_send_location", "user_send_file")
+IMAGE_NAMES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".heic")
+MAX_PHOTOS = 5
+CONTACT_STEPS = ("name", "address", "phone")
+# Zalo's refusals that hold a message until the user's next interaction, by reason.
+HELD = {-230: "window_closed", -232: "window_closed", -213: "unfollowed", -227: "blocked", -244: "blocked"}
+REFUSED = (-100, -201, -210, -233)  # the message itself is wrong: retrying cannot help
+LATER = {-211: 3600.0, -218: 3600.0}  # out of quota, the user's receiving limit: seconds to wait
+AUTH_RETRY = 300.0  # while OAuth refuses, messages wait for an administrator instead of failing
+
+
+def signature(app_id: str, body: bytes, timestamp: str, oa_secret_key: str) -> str:
+    """``mac`` of a webhook event: SHA-256 over app id + raw body + timestamp + OA secret key."""
+    return hashlib.sha256(app_id.encode() + body + timestamp.encode() + oa_secret_key.encode()).hexdigest()
+
+
+def user_of(event: dict) -> str | None:
+    for holder in ("sender", "follower"):
+        value = event.get(holder)
+        if isinstance(value, dict) and isinstance(value.get("id"), (str, int)):
+            return str(value["id"])
+    user = event.get("user_id")
+    return str(user) if isinstance(user, (str, int)) and user != "" else None
+
+
+def to_incoming(event: dict, user: str) -> Incoming | None:
+    """A user_send_* event in neutral form; None when it is not one we can read."""
+    message = event.get("message")
+    if not isinstance(message, dict) or not isinstance(message.get("msg_id"), (str, int)):
+        return None
+    common = dict(channel=CHANNEL, chat_id=user, user_id=user, update_key=str(message["msg_id"]))
+    text = message.get("text") if isinstance(message.get("text"), str) else None
+    attachments = [a for a in message.get("attachments") or [] if isinstance(a, dict)]
+    payloads = [a.get("payload") if isinstance(a.get("payload"), dict) else {} for a in attachments]
+    name = event.get("event_name")
+    if name == "user_send_text":
+        if text is None:
+            return None
+        if text.startswith(BUTTON_PREFIX):
+            return Incoming(**common, button=text[len(BUTTON_PREFIX):])
+        return Incoming(**common, text=text)
+    if name == "user_send_image":
+        urls = [p.get("url") for p in payloads if _is_url(p.get("url"))]
+        if not urls:
+            return Incoming(**common, unsupported="other")
+        caption = text.strip() if text and text.strip() else None
+        return Incoming(**common, photos=tuple(Photo(url, caption) for url in urls[:MAX_PHOTOS]), text=caption)
+    if name == "user_send_location":
+        for payload in payloads + [message]:
+            location = _location(payload.get("coordinates") or payload.get("location"))
+            if location is not None:
+                return Incoming(**common, location=location)
+        return Incoming(**common, unsupported="other")
+    if name == "user_send_file":
+        for payload in payloads:
+            file_name = str(payload.get("name") or "").lower()
+            if _is_url(payload.get("url")) and file_name.endswith(IMAGE_NAMES):
+                return Incoming(**common, photos=(Photo(payload["url"]),))
+        return Incoming(**common, unsupported="document")
+    return None
+
+
+def _is_url(value) -> bool:
+    return isinstance(value, str) and value.startswith(("https://", "http://"))
+
+
+def _location(value) -> Location | None:
+    if not isinstance(value, dict):
+        return None
+    try:
+        latitude = float(value.get("latitude", value.get("lat")))
+        longitude = float(value.get("longitude", value.get("long", value.get("lng"))))
+    except (TypeError, ValueError):
+        return None
+    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
+        return None
+    return Location(latitude, longitude)
+
+
+def contact_fields(info: dict) -> dict[str, str]:
+    """What user_submit_info shared, as the submit flow asks for it (name, address, phone)."""
+    def text(key: str) -> str:
+        value = info.get(key)
+        return value.strip() if isinstance(value, str) else ""
+    address = ", ".join(part for part in (text("address"), text("ward"), text("district"), text("city")) if part)
+    phone = "".join(c for c in text("phone") if c.isdigit() or c == "+")
+    return {"name": text("name"), "address": address, "phone": phone}
+
+
+# -- sending -------------------------------------------------------------------------------------------
+
+def render(reply: Reply, language: str, info_image_url: str | None) -> list[dict[str, Any]]:
+    """A reply as the Zalo messages that carry it, in order: photos, the text in parts of at most
+    2000 characters with the first five buttons under the last part, then five more buttons a
+    message. A reply offering REQUEST_INFO is Zalo's contact-sharing card."""
+    flat = [button for row in reply.buttons for button in row]
+    card = next((b for b in flat if b.value == REQUEST_INFO), None)
+    if card is not None and info_image_url:
+        return [contact_request(card.label, reply.text, info_image_url)]
+    messages = [image_message(ref) for ref in reply.photos if _is_url(ref)]
+    buttons = [(b.label, BUTTON_PREFIX + b.value) for b in flat if b.value != REQUEST_INFO]
+    pages = [buttons[i:i + MAX_BUTTONS] for i in range(0, len(buttons), MAX_BUTTONS)]
+    parts = split_text(reply.text)
+    for index, part in enumerate(parts):
+        last = index == len(parts) - 1
+        messages.append(buttons_message(part, pages[0]) if last and pages else text_message(part))
+    messages += [buttons_message(t(language, "zalo.more_choices"), page) for page in pages[1:]]
+    return messages
+
+
+class ZaloOASender:
+    """Delivers outbox rows as consultation messages. A chat Zalo will not take now is held."""
+
+    channel = CHANNEL
+
+    def __init__(self, client: ZaloOAClient, uows, settings: Settings, *, clock: Callable = utcnow):
+        self.client = client
+        self.uows = uows
+        self.settings = settings
+        self.clock = clock
+
+    async def send(self, chat_id: str, reply: Reply, parts_sent: int = 0) -> None:
+        language, reason = await self._reachability(chat_id)
+        if reason is not None:
+            raise DeliveryHeld(reason, "not attempted", parts_sent=parts_sent)
+        messages = render(reply, language, self.settings.zalo_oa_info_image_url)
+        delivered = parts_sent
+        for message in messages[parts_sent:]:
+            try:
+                await self.client.send(chat_id, message)
+            except ZaloAPIError as exc:
+                raise _outcome(exc, delivered) from exc
+            except ZaloRateLimited as exc:
+                raise DeliveryRetry(str(exc), after=exc.after, parts_sent=delivered) from exc
+            except ZaloAuthError as exc:
+                raise DeliveryRetry(str(exc), after=AUTH_RETRY, parts_sent=delivered) from exc
+            except ZaloUnavailable as exc:
+                raise DeliveryRetry(str(exc), parts_sent=delivered) from exc
+            delivered += 1
+
+    async def _reachability(self, user: str) -> tuple[str, str | None]:
+        """The user's language, and why Zalo would refuse them now (None: try)."""
+        async with self.uows() as uow:
+            unfollowed = await uow.session.get(ZaloUnfollow, user)
+            row = (await uow.session.execute(
+                select(User.language, ChannelIdentity.last_seen_at).join(User, User.id == ChannelIdentity.user_id)
+                .where(ChannelIdentity.channel == CHANNEL, ChannelIdentity.external_id == user))).first()
+        language = row.language if row is not None else self.settings.default_language.value
+        if unfollowed is not None:
+            return language, "unfollowed"
+        if row is not None and self.clock() - row.last_seen_at > WINDOW:
+            return language, "window_closed"
+        return language, None
+
+
+def _outcome(error: ZaloAPIError, delivered: int) -> Exception:
+    if error.code in HELD:
+        return DeliveryHeld(HELD[error.code], str(error), parts_sent=delivered)
+    if error.code in REFUSED:
+        return DeliveryRefused(str(error))
+    if error.code in LATER:
+        return DeliveryRetry(str(error), after=LATER[error.code], parts_sent=delivered)
+    return DeliveryRetry(str(error), parts_sent=delivered)
+
+
+# -- receiving -----------------------------------------------------------------------------------------
+
+class ZaloOAChannel:
+    def __init__(self, runtime, *, clock: Callable = utcnow):
+        self.runtime = runtime
+        self.settings: Settings = runtime.settings
+        self.client = ZaloOAClient(
+            runtime.uows, app_id=self.settings.zalo_oa_app_id, app_secret=self.settings.zalo_oa_app_secret,
+            api_url=self.settings.zalo_oa_api_url, oauth_url=self.settings.zalo_oa_oauth_url,
+            requests_per_second=self.settings.zalo_oa_requests_per_second, clock=clock)
+        self.sender = ZaloOASender(self.client, runtime.uows, self.settings, clock=clock)
+        self._tasks: set[asyncio.Task] = set()
+        self._last_of_user: dict[str, asyncio.Task] = {}
+
+    def routes(self) -> list[web.RouteDef]:
+        return [web.post(self.settings.zalo_oa_webhook_path, self.webhook)]
+
+    async def start(self) -> None:
+        await self.client.start()
+        await self.client.tokens.seed(self.settings.zalo_oa_access_token, self.settings.zalo_oa_refresh_token)
+
+    async def stop(self) -> None:
+        await self.idle(timeout=5.0)
+        await self.client.close()
+
+    async def idle(self, timeout: float | None = None) -> None:
+        """Wait until every event received so far has been handled."""
+        while self._tasks:
+            done, _ = await asyncio.wait(set(self._tasks), timeout=timeout)
+            if not done:
+                return
+
+    async def webhook(self, request: web.Request) -> web.Response:
+        if request.content_length is not None and request.content_length > MAX_BODY:
+            return web.Response(status=413)
+        body = await request.content.read(MAX_BODY + 1)
+        try:
+            event = json.loads(body) if len(body) <= MAX_BODY else None
+        except (UnicodeDecodeError, ValueError):
+            event = None
+        if not isinstance(event, dict) or not self._signed(body, event, request.headers.get(SIGNATURE_HEADER, "")):
+            log.warning("zalo webhook: missing or wrong signature from %s", request.remote)
+            return web.Response(status=401)
+        user = user_of(event)
+        if user is None:
+            return web.Response(status=200)
+        # Answer at once (Zalo waits 2 seconds at most); handle in order after this user's previous event.
+        previous = self._last_of_user.get(user)
+        task = asyncio.create_task(self._after(previous, event, user))
+        self._tasks.add(task)
+        self._last_of_user[user] = task
+        task.add_done_callback(lambda done: self._forget(user, done))
+        return web.Response(status=200)
+
+    def _signed(self, body: bytes, event: dict, header: str) -> bool:
+        given = header.strip()
+        given = given[4:] if given.lower().startswith("mac=") else given
+        timestamp = event.get("timestamp")
+        if not given or not isinstance(timestamp, (str, int)):
+            return False
+        expected = signature(self.settings.zalo_oa_app_id, body, str(timestamp), self.settings.zalo_oa_secret_key)
+        return hmac.compare_digest(given.lower().encode(), expected.encode())
+
+    def _forget(self, user: str, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if self._last_of_user.get(user) is task:
+            del self._last_of_user[user]
+
+    async def _after(self, previous: asyncio.Task | None, event: dict, user: str) -> None:
+        if previous is not None:
+            await asyncio.wait({previous})
+        name = event.get("event_name")
+        try:
+            if name in MESSAGE_EVENTS:
+                await self._on_message(event, user)
+            elif name == "follow":
+                await self._greet(event, user)
+            elif name == "user_click_chatnow":
+                await self._on_chat_now(event, user)
+            elif name == "unfollow":
+                await self._on_unfollow(event, user)
+            elif name == "user_submit_info":
+                await self._on_submit_info(event, user)
+        except (SQLAlchemyError, OSError):
+            log.warning("zalo: database unavailable, asked the user to retry")
+            await self._tell_temporary_failure(user)
+        except Exception:
+            log.exception("zalo: handling %s failed", name)
+
+    async def _on_message(self, event: dict, user: str) -> None:
+        incoming = to_incoming(event, user)
+        if incoming is None:
+            return
+        await self._reachable_again(user)
+        incoming = await self._as_button(incoming)
+        await handle_incoming(incoming, self.runtime.uows, self.settings)
+        await self._offer_contact_card(user, incoming.update_key)
+
+    async def _as_button(self, incoming: Incoming) -> Incoming:
+        """An untagged text that equals a button the conversation expects (or a global one) is that button."""
+        text = incoming.text
+        if text is None or incoming.photos or len(text.encode()) > 64:
+            return incoming
+        if not text.startswith("g:"):
+            async with self.runtime.uows() as uow:
+                row = await uow.conversations.load(CHANNEL, incoming.chat_id, lock=False)
+            if row is None or text not in (row.expected_buttons or []):
+                return incoming
+        return Incoming(incoming.channel, incoming.chat_id, incoming.user_id, incoming.update_key, button=text)
+
+    async def _greet(self, event: dict, user: str) -> None:
+        """A follow starts the conversation (the language, or a returning citizen's menu)."""
+        await self._reachable_again(user)
+        key = f"{event.get('event_name')}:{user}:{event.get('timestamp')}"
+        await handle_incoming(Incoming(CHANNEL, user, user, key, text="/start"), self.runtime.uows, self.settings)
+
+    async def _on_chat_now(self, event: dict, user: str) -> None:
+        """«Nhắn tin» on the OA's page: greet a newcomer; for someone mid-conversation it only counts
+        as an interaction (held messages leave), so a half-written petition is not thrown away."""
+        async with self.runtime.uows() as uow:
+            known = await uow.conversations.load(CHANNEL, user, lock=False) is not None
+        if not known:
+            await self._greet(event, user)
+            return
+        await self._reachable_again(user)
+        await self._interacted(f"chatnow:{user}:{event.get('timestamp')}", user)
+
+    async def _on_unfollow(self, event: dict, user: str) -> None:
+        async with self.runtime.uows() as uow:
+            if not await uow.inbound.first_delivery(CHANNEL, f"unfollow:{user}:{event.get('timestamp')}"):
+                return
+            row = await uow.session.get(ZaloUnfollow, user)
+            if row is None:
+                uow.session.add(ZaloUnfollow(user_id=user, unfollowed_at=utcnow()))
+            else:
+                row.unfollowed_at = utcnow()
+            await uow.commit()
+
+    async def _on_submit_info(self, event: dict, user: str) -> None:
+        """Contact details shared from Zalo's card go into the petition only while the conversation is
+        asking for them, which it does only after the citizen consented (Law 91/2025/QH15). Each field
+        goes through the flow as if typed, so it is checked the same way."""
+        key = f"info:{user}:{event.get('timestamp')}"
+        async with self.runtime.uows() as uow:
+            first = await uow.inbound.first_delivery(CHANNEL, key)
+            await uow.commit()
+        if not first:
+            return
+        await self._reachable_again(user)
+        fields = contact_fields(event.get("info") if isinstance(event.get("info"), dict) else {})
+        step = await self._contact_step(user)
+        if step is None:
+            await self._interacted(f"{key}:unused", user, say="zalo.info_not_needed")
+            return
+        while step in CONTACT_STEPS and fields[step]:
+            await handle_incoming(Incoming(CHANNEL, user, user, f"{key}:{step}", text=fields[step]),
+                                  self.runtime.uows, self.settings)
+            following = await self._contact_step(user)
+            if following == step:
+                break  # the flow did not take it (a phone number it cannot read): the citizen types it
+            step = following
+
+    async def _contact_step(self, user: str) -> str | None:
+        async with self.runtime.uows() as uow:
+            row = await uow.conversations.load(CHANNEL, user, lock=False)
+        if row is None or row.flow != "submit" or row.step not in CONTACT_STEPS or not (row.data or {}).get("consent"):
+            return None
+        return row.step
+
+    async def _offer_contact_card(self, user: str, update_key: str) -> None:
+        """When the petition asks for the name, offer Zalo's card that shares it in one tap."""
+        if not self.settings.zalo_oa_info_image_url or await self._contact_step(user) != "name":
+            return
+        async with self.runtime.uows() as uow:
+            person = await uow.users.by_channel_identity(CHANNEL, user)
+            language = person.language if person else self.settings.default_language.value
+            reply = Reply(t(language, "zalo.share_info_text"),
+                          ((Button(t(language, "zalo.share_info_title"), REQUEST_INFO),),))
+            await uow.outbox.enqueue(CHANNEL, user, reply, dedupe_key=f"zalo-card:{update_key}")
+            await uow.commit()
+
+    async def _interacted(self, key: str, user: str, *, say: str | None = None) -> None:
+        """An interaction that is not a step of a flow: it still opens the window, so held messages leave."""
+        async with self.runtime.uows() as uow:
+            if not await uow.inbound.first_delivery(CHANNEL, key):
+                return
+            person = await uow.users.get_or_create(CHANNEL, user, user, language=self.settings.default_language.value)
+            await release_held(uow, CHANNEL, user, person.language)
+            if say is not None:
+                await uow.outbox.enqueue(CHANNEL, user, Reply(t(person.language, say)), dedupe_key=f"reply:{key}")
+            await uow.commit()
+
+    async def _reachable_again(self, user: str) -> None:
+        """Any interaction undoes an unfollow as far as we know: Zalo will tell us if it still refuses."""
+        async with self.runtime.uows() as uow:
+            result = await uow.session.execute(delete(ZaloUnfollow).where(ZaloUnfollow.user_id == user))
+            if result.rowcount:
+                await uow.commit()
+
+    async def _tell_temporary_failure(self, user: str) -> None:
+        try:
+            await self.client.send(user, text_message(t(self.settings.default_language.value, "error.temporary")))
+        except Exception:  # noqa: BLE001 - the notice is a courtesy; the database is the real problem
+            log.warning("zalo: could not send the temporary-failure notice")

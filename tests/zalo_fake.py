@@ -1,0 +1,270 @@
+"""A local fake of Zalo: the Official Account Open API (send a consultation message) and the OAuth v4
+token endpoint, on 127.0.0.1, checking requests the way Zalo does, and the webhook deliveries Zalo
+makes to us, signed as Zalo signs them.
+
+What it checks, and answers as Zalo would (HTTP 200 with ``error != 0``):
+- ``POST /v3.0/oa/message/cs``: the ``access_token`` header names a token it issued that has not
+  expired by *its* clock (-216 otherwise); a JSON body ``{"recipient": {"user_id"}, "message"}``; the
+  message is plain text of 1–2000 characters, text with 1–5 ``oa.query.*`` buttons, one image by
+  URL, or a ``request_user_info`` card (-201 otherwise); the user interacted within 7 days (-230) and
+  still follows the OA (-213). Scripted failures (``fail_next``) come first.
+- ``POST /v4/oa/access_token``: header ``secret_key`` is the app secret; form ``app_id``,
+  ``grant_type=refresh_token`` and the one refresh token currently valid. It rotates both tokens;
+  a refresh token works once. The error codes of refused refreshes are this fake's own choice
+  (Zalo's exact codes for them are not documented where we looked).
+
+Time is the fake's own clock (``now``), which tests move with ``advance``: token expiry and the
+7-day window follow it, so a test can be "eight days later" without waiting or patching our clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import secrets
+from collections import deque
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from bot.channels.zalo_oa import signature
+
+APP_ID = "1234567890123456789"
+APP_SECRET = "app-secret-Zk3q"
+OA_SECRET = "oa-secret-Wm9x"
+OA_ID = "5790001112223334445"
+START = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
+TOKEN_LIFETIME = 90000  # seconds, as Zalo's OAuth answers ("expires_in": "90000")
+WINDOW = timedelta(days=7)
+QUERY_BUTTONS = ("oa.query.show", "oa.query.hide")
+
+
+class FakeZalo:
+    def __init__(self) -> None:
+        self.now = START
+        self.url = ""
+        self.webhook_url = ""
+        self.refresh_delay = 0.05  # seconds an OAuth refresh takes: long enough for senders to race
+        self.refresh_calls = 0
+        self.refused_refreshes: list[dict] = []
+        self.sent: list[tuple[str, dict]] = []         # (user id, message) Zalo accepted
+        self.refusals: list[tuple[str, dict, int]] = []  # (user id, message, error) Zalo refused
+        self.send_calls = 0
+        self._access: dict[str, datetime] = {}
+        self.refresh_token = ""
+        self._retired: set[str] = set()
+        self._last_interaction: dict[str, datetime] = {}
+        self._unfollowed: set[str] = set()
+        self._script: deque[tuple[int, str]] = deque()
+        self._msg_ids = itertools.count(1)
+        self._runner: web.AppRunner | None = None
+        self._client: aiohttp.ClientSession | None = None
+
+    # -- life -------------------------------------------------------------------------------------------
+    async def start(self) -> "FakeZalo":
+        app = web.Application()
+        app.add_routes([web.post("/v3.0/oa/message/cs", self._send), web.post("/v4/oa/access_token", self._oauth)])
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]
+        self.url = f"http://127.0.0.1:{port}"
+        self._client = aiohttp.ClientSession()
+        return self
+
+    async def stop(self) -> None:
+        if self._client is not None:
+            await self._client.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- time and tokens --------------------------------------------------------------------------------
+    def advance(self, **delta) -> None:
+        self.now += timedelta(**delta)
+
+    def issue(self, lifetime: int = TOKEN_LIFETIME) -> tuple[str, str]:
+        """A new access/refresh pair, as the OA's authorisation gives it; older refresh tokens retire."""
+        access = "AT-" + secrets.token_urlsafe(12)
+        self._access[access] = self.now + timedelta(seconds=lifetime)
+        if self.refresh_token:
+            self._retired.add(self.refresh_token)
+        self.refresh_token = "RT-" + secrets.token_urlsafe(12)
+        return access, self.refresh_token
+
+    def valid(self, access_token: str) -> bool:
+        expires = self._access.get(access_token)
+        return expires is not None and expires > self.now
+
+    # -- scripting --------------------------------------------------------------------------------------
+    def fail_next(self, error: int, message: str = "scripted failure", times: int = 1) -> None:
+        self._script.extend([(error, message)] * times)
+
+    # -- reading what was sent --------------------------------------------------------------------------
+    def messages(self, user: str) -> list[dict]:
+        return [message for to, message in self.sent if to == user]
+
+    # -- webhook deliveries -----------------------------------------------------------------------------
+    async def deliver(self, event: dict, *, mac: str | None = None, raw: bytes | None = None) -> int:
+        """POST ``event`` to our webhook as Zalo does, signed unless ``mac`` says otherwise. Returns the
+        HTTP status. A delivered user event counts as an interaction at the fake's current time."""
+        body = raw if raw is not None else json.dumps(event, ensure_ascii=False).encode()
+        if mac is None:
+            mac = "mac=" + signature(APP_ID, body, str(event.get("timestamp", "")), OA_SECRET)
+        headers = {"Content-Type": "application/json"}
+        if mac:
+            headers["X-ZEvent-Signature"] = mac
+        async with self._client.post(self.webhook_url, data=body, headers=headers) as response:
+            status = response.status
+        user = _user(event)
+        if status == 200 and user:
+            name = event.get("event_name")
+            if name == "unfollow":
+                self._unfollowed.add(user)
+            elif name.startswith("user_") or name == "follow":
+                self._last_interaction[user] = self.now
+                if name == "follow":
+                    self._unfollowed.discard(user)
+        return status
+
+    def event(self, name: str, user: str, **fields) -> dict:
+        """An event as Zalo posts it: ids are strings, the timestamp is milliseconds as a string."""
+        stamp = str(int(self.now.timestamp() * 1000) + next(self._msg_ids))
+        base: dict[str, Any] = {"app_id": APP_ID, "user_id_by_app": f"9{user}", "event_name": name, "timestamp": stamp}
+        if name in ("follow", "unfollow"):
+            return {**base, "oa_id": OA_ID, "follower": {"id": user}, "source": "oa_profile", **fields}
+        if name == "user_click_chatnow":
+            return {**base, "oa_id": OA_ID, "user_id": user, **fields}
+        return {**base, "sender": {"id": user}, "recipient": {"id": OA_ID}, **fields}
+
+    def message_id(self) -> str:
+        return f"mid{next(self._msg_ids):08d}{secrets.token_hex(4)}"
+
+    def text_event(self, user: str, text: str, msg_id: str | None = None) -> dict:
+        return self.event("user_send_text", user, message={"msg_id": msg_id or self.message_id(), "text": text})
+
+    def image_event(self, user: str, url: str, caption: str = "") -> dict:
+        return self.event("user_send_image", user, message={"msg_id": self.message_id(), "text": caption, "attachments": [
+            {"type": "image", "payload": {"url": url, "thumbnail": url + "?thumb=1"}}]})
+
+    def location_event(self, user: str, latitude: float, longitude: float) -> dict:
+        return self.event("user_send_location", user, message={"msg_id": self.message_id(), "text": "", "attachments": [
+            {"type": "location", "payload": {"coordinates": {"latitude": str(latitude), "longitude": str(longitude)}}}]})
+
+    def file_event(self, user: str, name: str, url: str) -> dict:
+        return self.event("user_send_file", user, message={"msg_id": self.message_id(), "attachments": [
+            {"type": "file", "payload": {"url": url, "name": name, "size": "20480", "checksum": "c0ffee"}}]})
+
+    def submit_info_event(self, user: str, **info) -> dict:
+        return self.event("user_submit_info", user, info=info)
+
+    # -- the OA Open API --------------------------------------------------------------------------------
+    async def _send(self, request: web.Request) -> web.Response:
+        self.send_calls += 1
+        token = request.headers.get("access_token", "")
+        if not self.valid(token):
+            return _error(-216, "Access token is invalid")
+        if request.content_type != "application/json":
+            return _error(-201, "body must be JSON")
+        try:
+            body = json.loads(await request.text())
+        except ValueError:
+            return _error(-201, "body must be JSON")
+        recipient = body.get("recipient") if isinstance(body, dict) else None
+        message = body.get("message") if isinstance(body, dict) else None
+        user = recipient.get("user_id") if isinstance(recipient, dict) else None
+        if not isinstance(user, str) or not user or not isinstance(message, dict):
+            return _error(-201, "recipient.user_id and message are required")
+        if self._script:
+            code, text = self._script.popleft()
+            self.refusals.append((user, message, code))
+            return _error(code, text)
+        problem = _message_problem(message)
+        if problem:
+            self.refusals.append((user, message, -201))
+            return _error(-201, problem)
+        if user in self._unfollowed:
+            self.refusals.append((user, message, -213))
+            return _error(-213, "User has not followed OA")
+        last = self._last_interaction.get(user)
+        if last is None or self.now - last > WINDOW:
+            self.refusals.append((user, message, -230))
+            return _error(-230, "User has not interacted with the OA in the past 7 days")
+        self.sent.append((user, message))
+        return web.json_response({"error": 0, "message": "Success",
+                                  "data": {"message_id": secrets.token_hex(10), "user_id": user}})
+
+    # -- OAuth v4 ---------------------------------------------------------------------------------------
+    async def _oauth(self, request: web.Request) -> web.Response:
+        form = await request.post()
+        self.refresh_calls += 1
+        await asyncio.sleep(self.refresh_delay)
+        if request.headers.get("secret_key") != APP_SECRET:
+            return self._refuse(-14002, "Invalid secret key", form)
+        if form.get("app_id") != APP_ID or form.get("grant_type") != "refresh_token":
+            return self._refuse(-14001, "Invalid parameter", form)
+        if form.get("refresh_token") != self.refresh_token:
+            return self._refuse(-14014, "Invalid refresh token", form)
+        access, refresh = self.issue()
+        return web.json_response({"access_token": access, "refresh_token": refresh, "expires_in": str(TOKEN_LIFETIME)})
+
+    def _refuse(self, code: int, name: str, form) -> web.Response:
+        self.refused_refreshes.append({"error": code, "refresh_token": form.get("refresh_token")})
+        return web.json_response({"error": code, "error_name": name, "error_reason": name,
+                                  "error_description": name})
+
+
+def _error(code: int, message: str) -> web.Response:
+    return web.json_response({"error": code, "message": message})
+
+
+def _user(event: dict) -> str | None:
+    for holder in ("sender", "follower"):
+        if isinstance(event.get(holder), dict):
+            return event[holder].get("id")
+    return event.get("user_id")
+
+
+def _message_problem(message: dict) -> str | None:
+    """Why Zalo would refuse this message's shape (None: it is fine)."""
+    text = message.get("text")
+    attachment = message.get("attachment")
+    if text is not None and (not isinstance(text, str) or not text.strip() or len(text) > 2000):
+        return "text must be 1-2000 characters"
+    if attachment is None:
+        return None if text is not None else "message needs text or an attachment"
+    if not isinstance(attachment, dict) or attachment.get("type") != "template":
+        return "attachment.type must be template"
+    payload = attachment.get("payload")
+    if not isinstance(payload, dict):
+        return "attachment.payload is required"
+    kind = payload.get("template_type")
+    if kind is None:
+        buttons = payload.get("buttons")
+        if text is None:
+            return "buttons need a text"
+        if not isinstance(buttons, list) or not 1 <= len(buttons) <= 5:
+            return "1-5 buttons"
+        for button in buttons:
+            if button.get("type") not in QUERY_BUTTONS or not isinstance(button.get("payload"), str):
+                return "a query button needs a string payload"
+            if not isinstance(button.get("title"), str) or not 1 <= len(button["title"]) <= 100:
+                return "button title must be 1-100 characters"
+        return None
+    elements = payload.get("elements")
+    if not isinstance(elements, list) or len(elements) != 1 or not isinstance(elements[0], dict):
+        return "one element"
+    element = elements[0]
+    if kind == "media":
+        url = element.get("url")
+        return None if element.get("media_type") == "image" and isinstance(url, str) and url.startswith("http") \
+            else "an image needs media_type image and a url"
+    if kind == "request_user_info":
+        ok = (isinstance(element.get("title"), str) and 0 < len(element["title"]) <= 100
+              and isinstance(element.get("subtitle"), str) and len(element["subtitle"]) <= 500
+              and isinstance(element.get("image_url"), str) and element["image_url"].startswith("http"))
+        return None if ok else "request_user_info needs title, subtitle and image_url"
+    return f"template_type {kind} is not supported here"
