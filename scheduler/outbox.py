@@ -53,6 +53,8 @@ class DeliveryHeld(DeliveryRefused):
 # Timeline events of an item whose notification was held, and later released.
 NOTICE_HELD = "notice_held"
 NOTICE_RELEASED = "notice_released"
+# Channels whose sender may hold messages (it registers itself); the others skip release_held's query.
+HOLDING_CHANNELS: set[str] = set()
 
 
 class Sender(Protocol):
@@ -222,7 +224,9 @@ class OutboxDispatcher:
 
 async def release_held(uow, channel: str, chat_id: str, language: str) -> int:
     """The chat's user interacted again: its held messages leave now, in their order, the first one
-    saying that they were held. Called at the start of every step; the index makes it cheap."""
+    saying that they were held. Called at the start of every step; the partial index makes it cheap."""
+    if channel not in HOLDING_CHANNELS:
+        return 0
     rows = await uow.outbox.held(channel, chat_id)
     if not rows:
         return 0

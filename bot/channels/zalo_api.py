@@ -41,8 +41,9 @@ import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import aiohttp
 from sqlalchemy import select
@@ -272,7 +273,7 @@ class ZaloOAClient:
                 if response.status >= 300:
                     raise ZaloUnavailable(f"zalo: HTTP {response.status}")
                 answer = await response.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise ZaloUnavailable(f"zalo: {type(exc).__name__}") from exc
         if not isinstance(answer, dict) or not isinstance(answer.get("error"), int):
             raise ZaloUnavailable("zalo: an answer without an error code")
@@ -289,7 +290,7 @@ class ZaloOAClient:
                 if response.status >= 500:
                     raise ZaloUnavailable(f"zalo oauth: HTTP {response.status}")
                 answer = await response.json(content_type=None)
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
             raise ZaloUnavailable(f"zalo oauth: {type(exc).__name__}") from exc
         if not isinstance(answer, dict) or not answer.get("access_token") or not answer.get("refresh_token"):
             code = answer.get("error") if isinstance(answer, dict) else None

@@ -39,8 +39,9 @@ import hashlib
 import hmac
 import json
 import logging
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any
 
 from aiohttp import web
 from sqlalchemy import delete, select
@@ -63,7 +64,7 @@ from bot.domain.dialog import Button, Incoming, Location, Photo, Reply
 from bot.settings import Settings
 from bot.texts import t
 from handlers.pipeline import handle_incoming
-from scheduler.outbox import DeliveryHeld, DeliveryRefused, DeliveryRetry, release_held
+from scheduler.outbox import HOLDING_CHANNELS, DeliveryHeld, DeliveryRefused, DeliveryRetry, release_held
 from storage.models import ChannelIdentity, User, ZaloUnfollow, utcnow
 
 log = logging.getLogger(__name__)
@@ -190,6 +191,7 @@ class ZaloOASender:
     channel = CHANNEL
 
     def __init__(self, client: ZaloOAClient, uows, settings: Settings, *, clock: Callable = utcnow):
+        HOLDING_CHANNELS.add(CHANNEL)
         self.client = client
         self.uows = uows
         self.settings = settings
