@@ -60,6 +60,41 @@ def to_incoming(update: Update) -> Incoming | None:
     return Incoming(**common, unsupported=kind)
 
 
+def plausible(update: Update) -> bool:
+    """Whether the fields ``to_incoming`` reads have the types Telegram always sends. ``Update.de_json``
+    takes whatever it is given, and a chat id that is not a number even breaks python-telegram-bot's
+    own bookkeeping before any handler runs (an unhashable one stops its update fetcher for good)."""
+    def number(value) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool)
+
+    def real(value) -> bool:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+    def text(value) -> bool:
+        """None, or a str a database can store (JSON may carry lone surrogates, which UTF-8 cannot)."""
+        if value is None:
+            return True
+        if not isinstance(value, str):
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+
+    chat, user, message, query = update.effective_chat, update.effective_user, update.message, update.callback_query
+    if not number(update.update_id) or any(e is not None and not number(e.id) for e in (chat, user)):
+        return False
+    if (user is not None and not text(user.language_code)) or (chat is not None and not text(chat.type)):
+        return False
+    if query is not None and not text(query.data):
+        return False
+    return message is None or (
+        message.chat is not None and text(message.text) and text(message.caption)
+        and all(isinstance(size.file_id, str) and number(size.width) and number(size.height) for size in message.photo)
+        and (message.location is None or (real(message.location.latitude) and real(message.location.longitude))))
+
+
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     if not reply.buttons:
         return None
@@ -128,6 +163,9 @@ class TelegramChannel:
         self.sender = TelegramSender(self.application.bot, self.settings.telegram_per_chat_rate)
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if not plausible(update):
+            log.warning("telegram: ignored an update of an unexpected shape")
+            return
         incoming = to_incoming(update)
         if update.callback_query is not None:
             try:
@@ -187,7 +225,7 @@ class TelegramChannel:
             update = Update.de_json(data, self.application.bot) if isinstance(data, dict) else None
         except (ValueError, TypeError, KeyError, AttributeError):  # AttributeError: a field of the wrong type
             return web.Response(status=400)
-        if update is None:
+        if update is None or not plausible(update):
             return web.Response(status=400)
         await self.application.update_queue.put(update)
         return web.Response(status=200)

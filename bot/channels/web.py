@@ -37,6 +37,7 @@ COOKIE = "tiepdan_chat"
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 64 * 1024
 MAX_WAIT_SECONDS = 25
+MAX_CURSOR = 2 ** 31 - 1  # outbox ids are 32-bit on PostgreSQL; a larger cursor simply means "nothing newer"
 # Recognised by their first bytes, whatever the browser claims.
 IMAGE_SIGNATURES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"RIFF", "image/webp"))
 
@@ -167,7 +168,7 @@ class WebChat:
         if content_type is None:
             return _error(language, 415, "error.photo_type")
         after = form.get("after", "0")
-        after = int(after) if isinstance(after, str) and after.isdigit() else 0
+        after = int(after) if isinstance(after, str) and after.isascii() and after.isdigit() and len(after) < 19 else 0
         key = secrets.token_urlsafe(24)
         try:
             async with self.runtime.uows() as uow:
@@ -228,18 +229,27 @@ class WebChat:
 
     async def _rows(self, chat_id: str, after: int) -> list[dict]:
         async with self.runtime.uows() as uow:
-            return [_message(row) for row in await uow.outbox.for_chat(CHANNEL, chat_id, after)]
+            return [_message(row) for row in await uow.outbox.for_chat(CHANNEL, chat_id, min(after, MAX_CURSOR))]
 
     @staticmethod
     def _page_of(messages: list[dict], after: int) -> web.Response:
         return web.json_response({"messages": messages, "cursor": messages[-1]["id"] if messages else after})
 
 
+def _storable(value) -> bool:
+    """A string a database can keep: JSON may carry lone surrogates ("\\ud800"), which UTF-8 cannot."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _incoming(body, chat_id: str) -> Incoming | None:
     if not isinstance(body, dict):
         return None
     message_id = body.get("id")
-    if not isinstance(message_id, str) or not (1 <= len(message_id) <= 64):
+    if not isinstance(message_id, str) or not (1 <= len(message_id) <= 64) or not _storable(message_id):
         return None
     text, button, location = body.get("text"), body.get("button"), body.get("location")
     if isinstance(location, dict):
@@ -251,9 +261,9 @@ def _incoming(body, chat_id: str) -> Incoming | None:
         return Incoming(CHANNEL, chat_id, chat_id, f"{chat_id}:{message_id}",
                         location=Location(float(latitude), float(longitude)))
     if button is not None:
-        if not isinstance(button, str) or len(button.encode()) > 64:
+        if not isinstance(button, str) or not _storable(button) or len(button.encode()) > 64:
             return None
         return Incoming(CHANNEL, chat_id, chat_id, f"{chat_id}:{message_id}", button=button)
-    if isinstance(text, str):
+    if isinstance(text, str) and _storable(text):
         return Incoming(CHANNEL, chat_id, chat_id, f"{chat_id}:{message_id}", text=text)
     return None
