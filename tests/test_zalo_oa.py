@@ -433,6 +433,24 @@ async def test_a_restart_keeps_the_rotated_pair_and_a_newly_authorised_one_repla
     assert shown(fake.messages(LAN)[-1]) == "Cặp mới"
 
 
+async def test_a_quiet_oa_still_refreshes_ahead_of_expiry(fake, zalo, monkeypatch):
+    """With nobody writing, the channel's own round refreshes within the last hour, and only then."""
+    monkeypatch.setattr(zalo_oa, "KEEP_FRESH_EVERY", 0.01)
+    await zalo.channel.stop()
+    await zalo.channel.start()
+    await asyncio.sleep(0.3)  # the configured token's expiry is unknown: refreshed on the first round
+    assert fake.refresh_calls == 1
+    [row] = await zalo.rows(ZaloToken)
+    assert row.expires_at > utcnow() + timedelta(hours=24)
+    await asyncio.sleep(0.1)
+    assert fake.refresh_calls == 1  # a day ahead: nothing to do
+    await zalo.execute(update(ZaloToken).values(expires_at=utcnow() + timedelta(minutes=50)))
+    await asyncio.sleep(0.3)
+    assert fake.refresh_calls == 2
+    [row] = await zalo.rows(ZaloToken)
+    assert row.refresh_token == fake.refresh_token and row.expires_at > utcnow() + timedelta(hours=24)
+
+
 def test_settings_name_the_missing_zalo_variable():
     with pytest.raises(SettingsError, match="TIEPDAN_ZALO_OA_SECRET_KEY is required"):
         load_settings(zalo_oa_app_id=APP_ID, _env_file=None)
@@ -500,3 +518,22 @@ async def test_the_offered_contact_card_is_zalos_request_user_info(fake, lan):
     assert await lan.press("consent:yes") == ["Họ và tên đầy đủ của bạn:", "[thẻ: 📇 Chia sẻ thông tin liên hệ]"]
     card = fake.messages(LAN)[-1]["attachment"]["payload"]["elements"][0]
     assert card["image_url"] == INFO_IMAGE and card["subtitle"].startswith("Hoặc bấm nút để chia sẻ họ tên")
+
+
+async def test_odd_but_signed_events_are_acknowledged_without_harm(fake, lan):
+    """Whatever shape a signed event has, Zalo gets its 200 and the citizen's conversation is intact."""
+    odd = [fake.event("user_send_image", LAN, message={"msg_id": "x1", "attachments": 7}),
+           fake.event("user_send_location", LAN, message={"msg_id": "x2", "attachments": [
+               {"type": "location", "payload": {"coordinates": {"latitude": "north", "longitude": None}}}]}),
+           fake.event("user_send_text", LAN, message={"msg_id": "x3", "text": ["not", "text"]}),
+           fake.event("user_submit_info", LAN, info="not a dict"),
+           {**fake.event("user_send_text", LAN), "sender": "nobody"},
+           fake.text_event(LAN, "x" * 150_000)]
+    before = len(fake.messages(LAN))
+    for event in odd:
+        assert await fake.deliver(event) == 200
+    await lan.process.settle()
+    answered = [shown(m) for m in fake.messages(LAN)[before:]]
+    assert not any(text.startswith("Xin lỗi, đã có lỗi") for text in answered)
+    assert answered[-3:] == ["Tin nhắn quá dài (150000 ký tự). Vui lòng gửi tối đa 4000 ký tự mỗi lần.", MENU, MORE]
+    assert await lan.say("/menu") == [MENU, MORE]

@@ -181,6 +181,12 @@ class TokenStore:
             return current.access_token
         return await self._refresh_if(lambda row: not row.access_token or self._due(row.expires_at))
 
+    async def keep_fresh(self, ahead: timedelta) -> None:
+        """Refresh now if the token expires within ``ahead`` (or its expiry is unknown): a quiet OA
+        otherwise lets its refresh token lapse after about three months and must be authorised again."""
+        await self._refresh_if(lambda row: not row.access_token or row.expires_at is None
+                               or row.expires_at - ahead <= self.clock())
+
     async def refused(self, token: str) -> str:
         """Zalo refused ``token``: a fresh one, refreshing only if nobody has replaced it yet."""
         return await self._refresh_if(

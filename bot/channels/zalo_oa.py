@@ -84,6 +84,8 @@ HELD = {-230: "window_closed", -232: "window_closed", -213: "unfollowed", -227: 
 REFUSED = (-100, -201, -210, -233)  # the message itself is wrong: retrying cannot help
 LATER = {-211: 3600.0, -218: 3600.0}  # out of quota, the user's receiving limit: seconds to wait
 AUTH_RETRY = 300.0  # while OAuth refuses, messages wait for an administrator instead of failing
+KEEP_FRESH_EVERY = 600.0  # seconds between checks that the access token outlives the next hour
+KEEP_FRESH_AHEAD = timedelta(hours=1)
 
 
 def signature(app_id: str, body: bytes, timestamp: str, oa_secret_key: str) -> str:
@@ -107,7 +109,8 @@ def to_incoming(event: dict, user: str) -> Incoming | None:
         return None
     common = dict(channel=CHANNEL, chat_id=user, user_id=user, update_key=str(message["msg_id"]))
     text = message.get("text") if isinstance(message.get("text"), str) else None
-    attachments = [a for a in message.get("attachments") or [] if isinstance(a, dict)]
+    listed = message.get("attachments")
+    attachments = [a for a in listed if isinstance(a, dict)] if isinstance(listed, list) else []
     payloads = [a.get("payload") if isinstance(a.get("payload"), dict) else {} for a in attachments]
     name = event.get("event_name")
     if name == "user_send_text":
@@ -254,6 +257,8 @@ class ZaloOAChannel:
         self.sender = ZaloOASender(self.client, runtime.uows, self.settings, clock=clock)
         self._tasks: set[asyncio.Task] = set()
         self._last_of_user: dict[str, asyncio.Task] = {}
+        self._keeper: asyncio.Task | None = None
+        self._stopping = asyncio.Event()
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post(self.settings.zalo_oa_webhook_path, self.webhook)]
@@ -261,10 +266,30 @@ class ZaloOAChannel:
     async def start(self) -> None:
         await self.client.start()
         await self.client.tokens.seed(self.settings.zalo_oa_access_token, self.settings.zalo_oa_refresh_token)
+        self._stopping.clear()
+        self._keeper = asyncio.create_task(self._keep_token_fresh(), name="zalo-oa-token")
 
     async def stop(self) -> None:
+        if self._keeper is not None:
+            # Not cancelled: a refresh under way must store the rotated pair before we go.
+            self._stopping.set()
+            await self._keeper
+            self._keeper = None
         await self.idle(timeout=5.0)
         await self.client.close()
+
+    async def _keep_token_fresh(self) -> None:
+        """Refresh ahead of expiry even when nobody writes, so the refresh-token chain never lapses."""
+        while True:
+            try:
+                await asyncio.wait_for(self._stopping.wait(), KEEP_FRESH_EVERY)
+                return
+            except TimeoutError:
+                pass
+            try:
+                await self.client.tokens.keep_fresh(KEEP_FRESH_AHEAD)
+            except Exception:  # noqa: BLE001 - logged; the next round or the next send tries again
+                log.warning("zalo oa: keeping the access token fresh failed", exc_info=True)
 
     async def idle(self, timeout: float | None = None) -> None:
         """Wait until every event received so far has been handled."""
@@ -276,7 +301,10 @@ class ZaloOAChannel:
     async def webhook(self, request: web.Request) -> web.Response:
         if request.content_length is not None and request.content_length > MAX_BODY:
             return web.Response(status=413)
-        body = await request.content.read(MAX_BODY + 1)
+        try:
+            body = await request.read()  # the whole body: the signature covers every byte of it
+        except web.HTTPRequestEntityTooLarge:
+            return web.Response(status=413)
         try:
             event = json.loads(body) if len(body) <= MAX_BODY else None
         except (UnicodeDecodeError, ValueError):
