@@ -10,6 +10,7 @@ from aiohttp import web
 from telegram.request import BaseRequest
 
 from bot.channels.web import WebChat
+from bot.channels.zalo_bot import ZaloBotChannel
 from bot.settings import Settings
 from scheduler.jobs import build_scheduler
 from scheduler.outbox import OutboxDispatcher
@@ -35,6 +36,7 @@ class Runtime:
 
             self.telegram = TelegramChannel(self, request=telegram_request,
                                             get_updates_request=telegram_get_updates_request)
+        self.zalo_bot = ZaloBotChannel(self) if settings.zalo_bot_token else None
         self.zalo = None
         if settings.zalo_oa_enabled:
             from bot.channels.zalo_oa import ZaloOAChannel
@@ -45,6 +47,8 @@ class Runtime:
             senders["zalo"] = self.zalo.sender
         if self.telegram is not None:
             senders["telegram"] = self.telegram.sender
+        if self.zalo_bot is not None:
+            senders["zalobot"] = self.zalo_bot.sender
         self.dispatcher = OutboxDispatcher(self.uows, senders, max_attempts=settings.outbox_max_attempts)
         self.scheduler = (build_scheduler(self.uows, settings.timezone, settings.sweep_interval_seconds)
                           if run_scheduler else None)
@@ -62,6 +66,8 @@ class Runtime:
             app.add_routes(self.zalo.routes())
         if self.telegram is not None:
             app.add_routes(self.telegram.routes())
+        if self.zalo_bot is not None:
+            app.add_routes(self.zalo_bot.routes())
         return app
 
     async def _health(self, request: web.Request) -> web.Response:
@@ -75,6 +81,8 @@ class Runtime:
         self.dispatcher.start()
         if self.telegram is not None:
             await self.telegram.start()
+        if self.zalo_bot is not None:
+            await self.zalo_bot.start()
         if self.scheduler is not None:
             self.scheduler.start()
 
@@ -83,6 +91,8 @@ class Runtime:
             self.scheduler.shutdown(wait=False)
         if self.telegram is not None:
             await self.telegram.stop()
+        if self.zalo_bot is not None:
+            await self.zalo_bot.stop()
         await self.dispatcher.stop()
         if self.zalo is not None:
             await self.zalo.stop()
@@ -104,7 +114,8 @@ async def serve(settings: Settings, *, demo: bool = False) -> None:
     site = web.TCPSite(runner, settings.web_host, settings.web_port)
     await site.start()
     print(f"tiepdan: web chat at http://{settings.web_host}:{settings.web_port}/"
-          + (" — Telegram " + settings.telegram_mode.value if runtime.telegram else " — Telegram off (no token)"),
+          + (" — Telegram " + settings.telegram_mode.value if runtime.telegram else " — Telegram off (no token)")
+          + (" — Zalo Bot " + settings.zalo_bot_mode if runtime.zalo_bot else ""),
           flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

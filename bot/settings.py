@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import Enum
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -49,6 +50,13 @@ class Settings(BaseSettings):
     zalo_oa_requests_per_second: float = Field(8.0, gt=0, le=1000)
     zalo_oa_info_image_url: str | None = None  # picture on the "share your contact details" card
 
+    # Zalo Bot Platform (bot/channels/zalo_bot.py): runs only when a token is set.
+    zalo_bot_token: str | None = None
+    zalo_bot_base_url: str = "https://bot-api.zaloplatforms.com"
+    zalo_bot_mode: Literal["polling", "webhook"] = "polling"
+    zalo_bot_webhook_url: str | None = None
+    zalo_bot_webhook_secret: str | None = None
+
     max_text_length: int = Field(4000, ge=100, le=4096)
     max_photo_bytes: int = Field(5 * 1024 * 1024, ge=10_000, le=20 * 1024 * 1024)
     outbox_max_attempts: int = Field(8, ge=1, le=100)
@@ -82,6 +90,37 @@ class Settings(BaseSettings):
         if value is not None and not (1 <= len(value) <= 256 and all(c.isalnum() or c in "_-" for c in value)):
             raise ValueError("must be 1-256 characters of A-Z, a-z, 0-9, _ or -")
         return value
+
+    @field_validator("zalo_bot_base_url")
+    @classmethod
+    def _zalo_bot_base(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("must start with https:// (or http:// for a local server)")
+        return value.rstrip("/")
+
+    @field_validator("zalo_bot_webhook_url")
+    @classmethod
+    def _zalo_bot_https(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("must be an https:// address (the Zalo Bot Platform calls only HTTPS)")
+        return value
+
+    @field_validator("zalo_bot_webhook_secret")
+    @classmethod
+    def _zalo_bot_secret(cls, value: str | None) -> str | None:
+        # setWebhook takes a secret_token of 8-256 characters; it travels back in an HTTP header.
+        if value is not None and not (8 <= len(value) <= 256 and all(33 <= ord(c) <= 126 for c in value)):
+            raise ValueError("must be 8-256 characters without spaces (letters, digits, punctuation)")
+        return value
+
+    @model_validator(mode="after")
+    def _zalo_bot_webhook_complete(self) -> "Settings":
+        if self.zalo_bot_token and self.zalo_bot_mode == "webhook":
+            if not self.zalo_bot_webhook_url:
+                raise ValueError("TIEPDAN_ZALO_BOT_WEBHOOK_URL is required when TIEPDAN_ZALO_BOT_MODE=webhook")
+            if not self.zalo_bot_webhook_secret:
+                raise ValueError("TIEPDAN_ZALO_BOT_WEBHOOK_SECRET is required when TIEPDAN_ZALO_BOT_MODE=webhook")
+        return self
 
     @model_validator(mode="after")
     def _webhook_complete(self) -> "Settings":

@@ -22,6 +22,7 @@ from bot.texts import has, t
 from handlers import consultations, menu, officer, privacy, publications, schedules, start, statistics, submit, track  # noqa: F401  (flows register themselves)
 from handlers.core import FLOWS, FlowContext
 from handlers.flood import turned_away
+from handlers.numbered import answer_by_number
 from scheduler.outbox import release_held
 from storage.uow import UnitOfWorkFactory
 
@@ -102,6 +103,8 @@ def _first_language(incoming: Incoming, settings: Settings) -> str:
 
 
 async def _route(ctx: FlowContext, *, is_new: bool) -> None:
+    if not is_new and await answer_by_number(ctx):  # keyboard-less channels: "2" stands for the 2nd button
+        return
     incoming = ctx.incoming
     if is_new and incoming.command != "start":
         # First contact that is not /start (a web visitor typing, a Zalo follower): greet first.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Sequence
+from typing import Any, Awaitable, Callable, Iterable, Sequence
 
 from sqlalchemy import exists, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -137,13 +137,21 @@ class InboundRepository:
 
 
 class OutboxRepository:
+    # Channels without keyboards rewrite a message's buttons as they are queued (handlers/numbered.py
+    # registers itself): renderer(outbox, channel, chat_id, reply, dedupe_key) → the reply to store.
+    renderers: dict[str, Callable[..., Awaitable[Reply]]] = {}
+
     def __init__(self, session: AsyncSession, uow=None):
         self.session = session
         self.uow = uow
+        self.rendered: dict[Any, Any] = {}  # the renderers' notes for this transaction only
 
     async def enqueue(self, channel: str, chat_id: str, reply: Reply, dedupe_key: str, *,
                       item_id: int | None = None) -> None:
         """``item_id``: the item a notification is about (its timeline tells when it could not be delivered)."""
+        render = self.renderers.get(channel)
+        if render is not None:
+            reply = await render(self, channel, chat_id, reply, dedupe_key)
         statement = (
             _insert(self.session, OutboxMessage)
             .values(dedupe_key=dedupe_key, channel=channel, chat_id=chat_id, payload=reply.to_payload(),
