@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+# aiosqlite logs every statement with its parameters at DEBUG: names, phones, addresses. Never below INFO.
+_aiosqlite_log = logging.getLogger("aiosqlite")
+_aiosqlite_log.setLevel(max(_aiosqlite_log.level, logging.INFO))
 
 
 def create_engine(url: str, **kwargs) -> AsyncEngine:

@@ -26,6 +26,10 @@ from handlers.pipeline import handle_incoming
 from scheduler.outbox import DeliveryRefused, DeliveryRetry
 
 log = logging.getLogger(__name__)
+# python-telegram-bot logs whole updates and API calls at DEBUG: what people typed and what they were
+# sent, a denouncer's name included. Never below INFO.
+_ptb_log = logging.getLogger("telegram")
+_ptb_log.setLevel(max(_ptb_log.level, logging.INFO))
 
 CHANNEL = "telegram"
 TEXT_LIMIT = 4096
