@@ -49,7 +49,8 @@ class Incoming:
         """``/start`` → ``"start"``; ``/start@tiepdan_bot arg`` → ``"start"``; otherwise None."""
         if not self.text or not self.text.startswith("/"):
             return None
-        word = self.text[1:].split(maxsplit=1)[0] if len(self.text) > 1 else ""
+        # "/ " or "/\n" is not a command: the name must follow the slash
+        word = self.text[1:].split(maxsplit=1)[0] if len(self.text) > 1 and not self.text[1].isspace() else ""
         return word.split("@", 1)[0].lower() or None
 
     @property
