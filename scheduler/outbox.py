@@ -106,6 +106,8 @@ class OutboxDispatcher:
         self._pacers = {channel: ChatPacer(sender.per_chat_rate, getattr(sender, "per_chat_burst", 3))
                         for channel, sender in senders.items() if getattr(sender, "per_chat_rate", None)}
         self._wake = asyncio.Event()
+        self._outcomes: list = []  # (message id, attempts, outcome, future) waiting to be committed
+        self._recorder: asyncio.Task | None = None
         self._task: asyncio.Task | None = None
         self._stopping = False
 
@@ -186,21 +188,48 @@ class OutboxDispatcher:
         return None
 
     async def _record(self, message_id: int, attempts: int, outcome) -> None:
-        async with self.uows() as uow:
-            if outcome is None:
-                await uow.outbox.mark_sent(message_id)
-            elif isinstance(outcome, DeliveryRefused):
-                await uow.outbox.mark_failed(message_id, str(outcome))
-            elif outcome.after is not None:
-                # Rate limited: not the message's fault, so it does not use up an attempt.
-                await uow.outbox.mark_retry(message_id, utcnow() + timedelta(seconds=outcome.after), str(outcome),
-                                            count_attempt=False, parts_sent=outcome.parts_sent or None)
-            elif attempts >= self.max_attempts:
-                await uow.outbox.mark_failed(message_id, f"gave up after {attempts} attempts: {outcome}")
+        """Record one send's outcome; returns once it is committed, so a chat's next message is only
+        sent after this one is on record. Outcomes that arrive while a commit is under way go in the
+        next one together (group commit): one writer instead of every chat queueing for SQLite's lock."""
+        done = asyncio.get_running_loop().create_future()
+        self._outcomes.append((message_id, attempts, outcome, done))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._write_outcomes(), name="outbox-recorder")
+        await done
+
+    async def _write_outcomes(self) -> None:
+        while self._outcomes:
+            batch, self._outcomes = self._outcomes, []
+            try:
+                async with self.uows() as uow:
+                    sent = [message_id for message_id, _, outcome, _ in batch if outcome is None]
+                    if sent:
+                        await uow.outbox.mark_sent_many(sent)
+                    for message_id, attempts, outcome, _ in batch:
+                        if outcome is not None:
+                            await self._record_failure(uow, message_id, attempts, outcome)
+                    await uow.commit()
+            except Exception as exc:  # the database is down: the senders' drain fails and is retried
+                for *_, done in batch:
+                    if not done.done():
+                        done.set_exception(exc)
             else:
-                await uow.outbox.mark_retry(message_id, utcnow() + timedelta(seconds=backoff(attempts)), str(outcome),
-                                            parts_sent=outcome.parts_sent or None)
-            await uow.commit()
+                for *_, done in batch:
+                    if not done.done():
+                        done.set_result(None)
+
+    async def _record_failure(self, uow, message_id: int, attempts: int, outcome) -> None:
+        if isinstance(outcome, DeliveryRefused):
+            await uow.outbox.mark_failed(message_id, str(outcome))
+        elif outcome.after is not None:
+            # Rate limited: not the message's fault, so it does not use up an attempt.
+            await uow.outbox.mark_retry(message_id, utcnow() + timedelta(seconds=outcome.after), str(outcome),
+                                        count_attempt=False, parts_sent=outcome.parts_sent or None)
+        elif attempts >= self.max_attempts:
+            await uow.outbox.mark_failed(message_id, f"gave up after {attempts} attempts: {outcome}")
+        else:
+            await uow.outbox.mark_retry(message_id, utcnow() + timedelta(seconds=backoff(attempts)), str(outcome),
+                                        parts_sent=outcome.parts_sent or None)
 
     async def _hold(self, channel: str, message_ids: list[int], held: DeliveryHeld) -> None:
         async with self.uows() as uow:

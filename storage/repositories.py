@@ -5,10 +5,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable, Iterable, Sequence
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from bot.domain.dialog import Conversation, Reply
 from storage.models import (
@@ -37,6 +36,38 @@ def _insert(session: AsyncSession, table):
     return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
+_PREBUILT: dict[tuple[str, str], Any] = {}
+
+
+def _insert_ignoring_conflicts(session: AsyncSession, table, *keys: str):
+    """INSERT … ON CONFLICT (keys) DO NOTHING on a Core table, built once per dialect and run with
+    parameters. Every inbound message runs a few of these: a prebuilt Core statement skips statement
+    construction and the ORM's bulk-insert path, about half a millisecond each (bench/pipeline.py)."""
+    dialect = session.bind.dialect.name
+    statement = _PREBUILT.get((dialect, table.name))
+    if statement is None:
+        statement = _PREBUILT[(dialect, table.name)] = _insert(session, table).on_conflict_do_nothing(
+            index_elements=list(keys))
+    return statement
+
+
+_identities = ChannelIdentity.__table__
+# How stale ``last_seen_at`` may get: most messages of a conversation then skip writing it.
+LAST_SEEN_PRECISION = timedelta(minutes=1)
+# The hot path's reads and writes, built once (bindparams instead of values).
+_IDENTITY_AND_USER = (
+    select(ChannelIdentity.id, ChannelIdentity.last_chat_id, ChannelIdentity.last_seen_at, User)
+    .join(User, User.id == ChannelIdentity.user_id)
+    .where(ChannelIdentity.channel == bindparam("channel"), ChannelIdentity.external_id == bindparam("external_id")))
+_IDENTITY_SEEN = (
+    update(_identities).where(_identities.c.id == bindparam("identity_id"))
+    .values(last_chat_id=bindparam("chat", type_=_identities.c.last_chat_id.type),
+            last_seen_at=bindparam("seen", type_=_identities.c.last_seen_at.type)))
+_CONVERSATION = select(ConversationState).where(
+    ConversationState.channel == bindparam("channel"), ConversationState.chat_id == bindparam("chat_id"))
+_CONVERSATION_LOCKED = _CONVERSATION.with_for_update()
+
+
 class UserRepository:
     def __init__(self, session: AsyncSession):
         self.session = session
@@ -50,19 +81,17 @@ class UserRepository:
         return row.scalar_one_or_none()
 
     async def get_or_create(self, channel: str, external_id: str, chat_id: str, *, language: str) -> User:
-        """The user behind a channel identity, created on first contact (no personal data is stored)."""
-        identity = (
-            await self.session.execute(
-                select(ChannelIdentity).where(
-                    ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id
-                )
-            )
-        ).scalar_one_or_none()
-        if identity is not None:
-            if identity.last_chat_id != chat_id:
-                identity.last_chat_id = chat_id
-            identity.last_seen_at = utcnow()
-            return await self.session.get(User, identity.user_id)
+        """The user behind a channel identity, created on first contact (no personal data is stored).
+        A returning user costs one read (identity and user joined), and a write only when the chat
+        changed or ``last_seen_at`` is older than ``LAST_SEEN_PRECISION``."""
+        found = (await self.session.execute(
+            _IDENTITY_AND_USER, {"channel": channel, "external_id": external_id})).first()
+        if found is not None:
+            identity_id, last_chat_id, last_seen_at, user = found
+            now = utcnow()
+            if last_chat_id != chat_id or last_seen_at is None or now - last_seen_at >= LAST_SEEN_PRECISION:
+                await self.session.execute(_IDENTITY_SEEN, {"identity_id": identity_id, "chat": chat_id, "seen": now})
+            return user
         user = User(language=language)
         self.session.add(user)
         await self.session.flush()
@@ -93,13 +122,10 @@ class ConversationRepository:
         self.session = session
 
     async def load(self, channel: str, chat_id: str, *, lock: bool = True) -> ConversationState | None:
-        query = select(ConversationState).where(
-            ConversationState.channel == channel, ConversationState.chat_id == chat_id
-        )
-        if lock and self.session.bind.dialect.name == "postgresql":
-            # Two deliveries for one chat processed at once must not interleave their steps.
-            query = query.with_for_update()
-        return (await self.session.execute(query)).scalar_one_or_none()
+        # Two deliveries for one chat processed at once must not interleave their steps (PostgreSQL
+        # locks the row; SQLite's BEGIN IMMEDIATE already serialises writers).
+        query = _CONVERSATION_LOCKED if lock and self.session.bind.dialect.name == "postgresql" else _CONVERSATION
+        return (await self.session.execute(query, {"channel": channel, "chat_id": chat_id})).scalar_one_or_none()
 
     async def save(self, channel: str, chat_id: str, user_id: int, conversation: Conversation,
                    row: ConversationState | None) -> ConversationState:
@@ -121,12 +147,9 @@ class InboundRepository:
 
     async def first_delivery(self, channel: str, update_key: str) -> bool:
         """Record a delivery; False when it was recorded before (a redelivery to ignore)."""
-        statement = (
-            _insert(self.session, ProcessedUpdate)
-            .values(channel=channel, update_key=update_key, processed_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["channel", "update_key"])
-        )
-        result = await self.session.execute(statement)
+        statement = _insert_ignoring_conflicts(self.session, ProcessedUpdate.__table__, "channel", "update_key")
+        result = await self.session.execute(statement, {"channel": channel, "update_key": update_key,
+                                                        "processed_at": utcnow()})
         return result.rowcount == 1
 
     async def forget_older_than(self, cutoff: datetime) -> int:
@@ -149,18 +172,26 @@ class OutboxRepository:
     async def enqueue(self, channel: str, chat_id: str, reply: Reply, dedupe_key: str, *,
                       item_id: int | None = None) -> None:
         """``item_id``: the item a notification is about (its timeline tells when it could not be delivered)."""
+        await self.enqueue_all(channel, chat_id, [(reply, dedupe_key)], item_id=item_id)
+
+    async def enqueue_all(self, channel: str, chat_id: str, replies: Sequence[tuple[Reply, str]], *,
+                          item_id: int | None = None) -> None:
+        """Several (reply, dedupe key) to one chat, in their order, in one statement."""
         render = self.renderers.get(channel)
-        if render is not None:
-            reply = await render(self, channel, chat_id, reply, dedupe_key)
-        statement = (
-            _insert(self.session, OutboxMessage)
-            .values(dedupe_key=dedupe_key, channel=channel, chat_id=chat_id, payload=reply.to_payload(),
-                    status="pending", attempts=0, next_attempt_at=utcnow(), created_at=utcnow(), item_id=item_id)
-            .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        )
-        await self.session.execute(statement)
+        now = utcnow()
+        rows = []
+        for reply, dedupe_key in replies:
+            if render is not None:
+                reply = await render(self, channel, chat_id, reply, dedupe_key)
+            rows.append({"dedupe_key": dedupe_key, "channel": channel, "chat_id": chat_id,
+                         "payload": reply.to_payload(), "status": "pending", "attempts": 0, "parts_sent": 0,
+                         "next_attempt_at": now, "created_at": now, "item_id": item_id})
+        if not rows:
+            return
+        await self.session.execute(_insert_ignoring_conflicts(self.session, OutboxMessage.__table__, "dedupe_key"),
+                                   rows if len(rows) > 1 else rows[0])
         if self.uow is not None:
-            self.uow.enqueued += 1
+            self.uow.enqueued += len(rows)
 
     async def claim_due(self, limit: int, lease: timedelta, channels: Iterable[str]) -> list[OutboxMessage]:
         """Claim due rows for sending: pending ones and ones whose sender died mid-lease.
@@ -169,23 +200,40 @@ class OutboxRepository:
         the same row; the lease makes a crashed sender's rows due again. A row waits while an earlier
         message to the same chat is still waiting (a retry, another dispatcher's lease), so a chat's
         messages never overtake each other.
+
+        Three short reads rather than one anti-join: right after a broadcast writes thousands of rows
+        the planner's statistics are stale, and PostgreSQL then compared every due row with every
+        waiting one (9 s for 10,000 rows). Due ids come in id order, the chats with a waiting message are
+        looked up among those candidates only, and the first ``limit`` chosen rows nobody else holds are
+        locked.
         """
         now = utcnow()
-        earlier = aliased(OutboxMessage)
-        earlier_waiting = exists().where(
-            earlier.channel == OutboxMessage.channel, earlier.chat_id == OutboxMessage.chat_id,
-            earlier.id < OutboxMessage.id, earlier.status.in_(("pending", "sending")), earlier.next_attempt_at > now)
-        query = (
-            select(OutboxMessage)
-            .where(
-                OutboxMessage.channel.in_(list(channels)),
-                OutboxMessage.status.in_(("pending", "sending")),
-                OutboxMessage.next_attempt_at <= now,
-                ~earlier_waiting,
-            )
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-        )
+        channels = list(channels)
+        open_ = ("pending", "sending")
+        candidates = (await self.session.execute(
+            select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.chat_id)
+            .where(OutboxMessage.channel.in_(channels), OutboxMessage.status.in_(open_),
+                   OutboxMessage.next_attempt_at <= now)
+            .order_by(OutboxMessage.id).limit(limit * 4))).all()
+        if not candidates:
+            return []
+        first_waiting: dict[tuple[str, str], int] = {}
+        chats = sorted({chat for _, _, chat in candidates})
+        for start in range(0, len(chats), 500):
+            waiting = await self.session.execute(
+                select(OutboxMessage.channel, OutboxMessage.chat_id, func.min(OutboxMessage.id))
+                .where(OutboxMessage.channel.in_(channels), OutboxMessage.chat_id.in_(chats[start:start + 500]),
+                       OutboxMessage.status.in_(open_), OutboxMessage.next_attempt_at > now)
+                .group_by(OutboxMessage.channel, OutboxMessage.chat_id))
+            first_waiting.update(((channel, chat), first) for channel, chat, first in waiting.all())
+        chosen = [row_id for row_id, channel, chat in candidates
+                  if row_id < first_waiting.get((channel, chat), row_id + 1)]
+        if not chosen:
+            return []
+        query = (select(OutboxMessage)
+                 .where(OutboxMessage.id.in_(chosen), OutboxMessage.status.in_(open_),
+                        OutboxMessage.next_attempt_at <= now)
+                 .order_by(OutboxMessage.id).limit(limit))  # rows another dispatcher locked are skipped
         if self.session.bind.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         rows = list((await self.session.execute(query)).scalars())
@@ -194,6 +242,12 @@ class OutboxRepository:
             row.attempts += 1
             row.next_attempt_at = now + lease
         return rows
+
+    async def mark_sent_many(self, message_ids: list[int]) -> None:
+        await self.session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(message_ids))
+            .values(status="sent", sent_at=utcnow(), last_error=None)
+        )
 
     async def mark_sent(self, message_id: int) -> None:
         await self.session.execute(

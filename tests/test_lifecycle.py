@@ -10,7 +10,7 @@ weeks that follow until 01/01/2027, which the calendar knows).
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest

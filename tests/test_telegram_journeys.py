@@ -21,6 +21,7 @@ import pytest
 from sqlalchemy import select, update
 from telegram import Update
 
+from bot.officers import create_invite
 from storage.demo import DEMO_COMMUNE, seed_demo
 from storage.models import (
     ChannelIdentity,
@@ -36,6 +37,7 @@ from storage.models import (
     ReceptionRegistration,
     ReceptionSession,
     Subscription,
+    Unit,
     utcnow,
 )
 from tests.telegram_fake import (
@@ -997,3 +999,102 @@ async def test_long_texts_stay_within_telegrams_limits(bot, lan):
         "inline_keyboard": [[{"text": "x", "callback_data": "ư" * 33}]]}}))
     with pytest.raises(AssertionError, match="66 bytes"):
         assert_within_telegram_limits(forged)
+
+
+# -- officers and leaders in Telegram -------------------------------------------------------------------
+# The officer's side through Telegram, end to end on both databases: an officer and a leader redeem
+# invites in their own private chats, a citizen's denunciation reaches the officer at once with a button,
+# the officer opens it (the denouncer's identity withheld), accepts, asks for information, the citizen
+# adds it, the officer answers with a one-tap template; the leader reveals the identity with a reason and
+# publishes an announcement; the citizen, in Telegram, hears of every move. The flows are the same as in
+# the web chat (tests/test_officer.py); this proves their buttons and texts survive Telegram's shapes.
+
+STAFF_UNIT = "Văn phòng HĐND và UBND phường"
+OFFICER_CHAT, LEADER_CHAT = 5550101, 5550102
+
+
+async def _staff(bot, chat: int, role: str) -> Citizen:
+    person = Citizen(bot, chat)
+    await person.start_in_hoan_kiem()
+    [unit] = await rows(bot, Unit, Unit.name == STAFF_UNIT)
+    code = await create_invite(bot.runtime.uows, unit.id, role)
+    title = "lãnh đạo" if role == "leader" else "cán bộ"
+    assert (await person.say(f"/officer {code}"))[0] == f"Bạn đã được ghi nhận là {title} của {STAFF_UNIT}."
+    return person
+
+
+async def test_an_officer_and_a_leader_handle_a_denunciation_in_telegram(bot, lan):
+    officer = await _staff(bot, OFFICER_CHAT, "officer")
+    leader = await _staff(bot, LEADER_CHAT, "leader")
+    before = len(officer.texts())
+
+    await lan.go_to_menu()
+    await lan.press("menu:submit")
+    await lan.press("kind:denunciation")
+    await lan.press("category:public_order")
+    await lan.say("Cán bộ địa chính X nhận tiền để bỏ qua công trình xây dựng trái phép ở ngõ 5 Hàng Bạc.")
+    await lan.press("photos:done")
+    await lan.press("location:skip")
+    await lan.press("consent:yes")
+    await lan.say("Trần Thị Hoa")
+    await lan.say("Số 9 Hàng Bạc")
+    await lan.say("0987654321")
+    await lan.press("submit:send")
+    [item] = await rows(bot, Item)
+
+    # The officer is told at once, in their own chat, with a button to open the item.
+    [notice] = officer.texts()[before:]
+    assert notice.startswith(f"📥 Hồ sơ mới {item.tracking_code} (🛡️ Tố cáo)")
+    assert ("Mở hồ sơ", f"g:oi:{item.id}") in [(label.split(" ", 1)[-1], data)
+                                             for row in officer.keyboard() for label, data in row]
+    view = (await officer.press(f"g:oi:{item.id}"))[-1]
+    assert "Danh tính người tố cáo được bảo mật" in view
+    assert "Trần Thị Hoa" not in view and "0987654321" not in view and "Số 9 Hàng Bạc" not in view
+    assert "oa:accept" in officer.buttons().values()
+
+    heard = await officer.press("oa:accept")
+    assert heard[0] == f"Đã thực hiện «✅ Thụ lý» cho hồ sơ {item.tracking_code}."
+    assert any("đã thụ lý" in text for text in lan.texts()[-3:])
+
+    await officer.press("oa:request_info")
+    await officer.say("Đề nghị cung cấp ảnh chụp công trình và thời điểm nhận tiền.")
+    assert "Đề nghị cung cấp ảnh chụp công trình" in lan.texts()[-1]
+    await lan.press(f"g:item:{item.id}")
+    await lan.press("track:add_info")
+    await lan.say("Việc nhận tiền xảy ra tối 12/11 tại quán nước đầu ngõ.")
+    await lan.press("photos:done")
+
+    await officer.press(f"g:oi:{item.id}")
+    await officer.press("oa:answer")
+    templates = {label: data for label, data in officer.buttons().items() if data.startswith("otpl:")}
+    assert not templates or all(label.startswith("📋 ") for label in templates)
+    await officer.say("Kết luận nội dung tố cáo số 3/KL-UBND: tố cáo đúng; đã xử lý kỷ luật cán bộ X.")
+    [answer] = await rows(bot, ItemEvent, ItemEvent.action == "answer")
+    assert answer.actor_id is not None and answer.note.startswith("Kết luận nội dung tố cáo số 3/KL-UBND")
+    assert "Kết luận nội dung tố cáo số 3/KL-UBND" in lan.texts()[-1]
+
+    # An officer cannot reveal identity; the leader can, with a reason that is logged.
+    await officer.press(f"g:oi:{item.id}")
+    assert "oreveal" not in officer.buttons().values()
+    refused = await officer.press("oreveal")
+    assert "Trần Thị Hoa" not in " ".join(refused)
+    await leader.press(f"g:oi:{item.id}")
+    assert "oreveal" in leader.buttons().values()
+    await leader.press("oreveal")
+    revealed = await leader.say("Phục vụ xác minh theo yêu cầu của Thanh tra huyện.")
+    assert any("Trần Thị Hoa" in text and "0987654321" in text for text in revealed)
+    [reveal] = await rows(bot, ItemEvent, ItemEvent.action == "reveal_identity")
+    assert reveal.note == "Phục vụ xác minh theo yêu cầu của Thanh tra huyện."
+
+    # The leader publishes an announcement; the subscribed citizen gets it in Telegram.
+    await lan.press("g:menu")
+    await lan.press("menu:schedule")
+    await lan.press("schedule:toggle")  # follows the ward's reception announcements
+    assert len(await rows(bot, Subscription)) == 1
+    await leader.press("g:menu")
+    await leader.say("/inbox")
+    await leader.press("opub")
+    await leader.press("opub:announce")
+    await leader.say("Thứ Bảy 12/12 tổng vệ sinh phố Hàng Bạc từ 7 giờ.")
+    await bot.runtime.dispatcher.drain()
+    assert any("Thứ Bảy 12/12 tổng vệ sinh phố Hàng Bạc" in text for text in lan.texts()[-2:])
