@@ -20,6 +20,7 @@ from storage.models import (
     OutboxMessage,
     ReceptionRegistration,
     Subscription,
+    ZaloUnfollow,
     utcnow,
 )
 
@@ -60,12 +61,18 @@ async def erase_personal_data(uow, user) -> None:
                           .values(withdrawn_at=utcnow()))
     await session.execute(delete(Subscription).where(Subscription.user_id == user.id))
     await session.execute(delete(ReceptionRegistration).where(ReceptionRegistration.user_id == user.id))
-    identities = (await session.execute(select(ChannelIdentity.channel, ChannelIdentity.last_chat_id)
-                                        .where(ChannelIdentity.user_id == user.id))).all()
-    for channel, chat_id in identities:
+    identities = (await session.execute(
+        select(ChannelIdentity.channel, ChannelIdentity.external_id, ChannelIdentity.last_chat_id)
+        .where(ChannelIdentity.user_id == user.id))).all()
+    for channel, external_id, chat_id in identities:
+        if channel == "zalo":
+            await session.execute(delete(ZaloUnfollow).where(ZaloUnfollow.user_id == external_id))
         if chat_id:
+            # The chat's history: delivered messages, and those Zalo held or nobody could deliver.
+            # Messages still on their way (this answer among them) are left to go out.
             await session.execute(delete(OutboxMessage).where(
-                OutboxMessage.channel == channel, OutboxMessage.chat_id == chat_id, OutboxMessage.status == "sent"))
+                OutboxMessage.channel == channel, OutboxMessage.chat_id == chat_id,
+                OutboxMessage.status.in_(("sent", "held", "failed"))))
             await session.execute(delete(ConversationState).where(
                 ConversationState.channel == channel, ConversationState.chat_id == chat_id))
     await session.execute(delete(ChannelIdentity).where(ChannelIdentity.user_id == user.id))

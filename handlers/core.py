@@ -13,7 +13,7 @@ from typing import Protocol
 
 from bot.domain.dialog import Button, Conversation, Incoming, Reply
 from bot.settings import Settings
-from bot.texts import t
+from bot.texts import has, t
 from storage.models import User
 
 
@@ -47,7 +47,10 @@ class FlowContext:
         return self.user.language or self.settings.default_language.value
 
     def text(self, key: str, **values) -> str:
-        return t(self.lang, key, **values)
+        """The catalogue's text; a channel may word it its own way (``key@channel``), e.g. the Zalo Bot,
+        which has no buttons and no location sharing."""
+        own = f"{key}@{self.incoming.channel}"
+        return t(self.lang, own if has(own) else key, **values)
 
     def button(self, key: str, value: str, **values) -> Button:
         return Button(self.text(key, **values), value)

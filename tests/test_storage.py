@@ -188,3 +188,29 @@ async def test_outbox_ids_are_never_reused_after_a_chats_history_is_erased(uows)
         await uow.commit()
     async with uows() as uow:
         assert [r.payload["text"] for r in await uow.outbox.for_chat("web", "c", highest)] == ["after the erase"]
+
+
+async def test_erasing_a_zalo_users_data_forgets_the_unfollow_and_the_messages_zalo_held(uows):
+    from sqlalchemy import update
+
+    from bot.privacy import erase_personal_data
+    from storage.models import ChannelIdentity, User, ZaloUnfollow
+
+    async with uows() as uow:
+        user = User(language="vi", commune_code=70)
+        uow.session.add(user)
+        await uow.session.flush()
+        uow.session.add(ChannelIdentity(channel="zalo", external_id="zu-42", user_id=user.id, last_chat_id="zu-42"))
+        uow.session.add(ZaloUnfollow(user_id="zu-42"))
+        for n, status in enumerate(("sent", "held", "failed", "pending")):
+            await uow.outbox.enqueue("zalo", "zu-42", Reply(f"m{n}"), f"z-{n}")
+            await uow.session.execute(update(OutboxMessage).where(OutboxMessage.dedupe_key == f"z-{n}")
+                                      .values(status=status))
+        await uow.commit()
+    async with uows() as uow:
+        await erase_personal_data(uow, await uow.session.get(User, user.id))
+        await uow.commit()
+    async with uows() as uow:
+        left = (await uow.session.execute(select(OutboxMessage.status))).scalars().all()
+        assert left == ["pending"]  # on its way (the answer to /privacy is one such): still delivered
+        assert (await uow.session.execute(select(ZaloUnfollow))).scalars().all() == []

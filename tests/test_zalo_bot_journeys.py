@@ -29,7 +29,8 @@ MENU = ("Bạn muốn làm gì? Chọn một mục bên dưới.\n\n"
         "4. 📢 Thông tin công khai\n5. 🏗️ Dự án, công trình\n6. 🗳️ Lấy ý kiến người dân\n"
         "7. 📊 Kết quả giải quyết\n8. ⚙️ Ngôn ngữ, xã phường\n9. ❓ Hướng dẫn")
 FREE_TEXT_HINT = "(Gõ # và số để chọn, ví dụ #1. Tin nhắn khác được ghi nhận là câu trả lời của bạn.)"
-LOCATION_QUESTION = ("Sự việc ở đâu? Gửi vị trí (📎 → Vị trí) hoặc gõ địa chỉ. Bấm «Bỏ qua» nếu không cần.\n\n"
+# No location sharing and no buttons on the Zalo Bot: the question says so (texts keyed "…@zalobot").
+LOCATION_QUESTION = ("Sự việc ở đâu? Hãy gõ địa chỉ (số nhà, ngõ, tổ dân phố), hoặc chọn «Bỏ qua» nếu không cần.\n\n"
                      f"#1 ⏭️ Bỏ qua\n#2 🗑️ Huỷ\n{FREE_TEXT_HINT}")
 ASK_PHONE = f"Số điện thoại để cán bộ liên hệ:\n\n#1 🗑️ Huỷ\n{FREE_TEXT_HINT}"
 RECEIPT = re.compile(r"✅ Đã tiếp nhận\. Mã hồ sơ của bạn: (TD-[0-9A-Z]{5}-[0-9A-Z]{5})\n\n")

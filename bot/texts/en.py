@@ -402,4 +402,11 @@ TEXTS = {
     "officer.extension_refused.not_running": "No resolution deadline is running (not accepted yet, or already answered), so there is nothing to extend.",
     "officer.extension_refused.kind": "This kind of petition cannot be extended (a complaint is marked complex only once — Luật Khiếu nại 2011, Articles 28 and 37).",
     "officer.not_possible_now": "This cannot be done while the petition is «{status}».",
+    "officer.event_name.notice_held": "A notification could not reach the citizen on Zalo (sent when they next write)",
+    "officer.event_name.notice_released": "The held notification reached the citizen on Zalo",
+    "submit.photos@zalobot": "Do you have photos? Send up to {limit}, then choose «Done» (type the option's number). No photos: choose «Skip».",
+    "submit.location@zalobot": "Where is it? Type an address (house number, lane, neighbourhood). Choose «Skip» if not needed.",
+    "track.rate_comment@zalobot": "What are you not satisfied with? Write a few lines (or choose «Skip»).",
+    "error.use_buttons@zalobot": "Please type the number of one of the options above.",
+    "error.empty@zalobot": "The message is empty. Type something or the number of an option.",
 }

@@ -403,4 +403,11 @@ TEXTS = {
     "officer.extension_refused.not_running": "Hồ sơ chưa có thời hạn giải quyết đang chạy (chưa thụ lý hoặc đã trả lời) nên không gia hạn được.",
     "officer.extension_refused.kind": "Hồ sơ loại này không gia hạn được (khiếu nại chỉ xác định vụ việc phức tạp một lần — Điều 28, Điều 37 Luật Khiếu nại 2011).",
     "officer.not_possible_now": "Không thực hiện được việc này khi hồ sơ đang ở trạng thái «{status}».",
+    "officer.event_name.notice_held": "Không gửi được thông báo cho người dân qua Zalo (sẽ gửi khi họ nhắn lại)",
+    "officer.event_name.notice_released": "Đã gửi thông báo bị giữ cho người dân qua Zalo",
+    "submit.photos@zalobot": "Bạn có ảnh chụp hiện trường không? Gửi tối đa {limit} ảnh, rồi chọn «Xong» (gõ số của lựa chọn). Không có ảnh thì chọn «Bỏ qua».",
+    "submit.location@zalobot": "Sự việc ở đâu? Hãy gõ địa chỉ (số nhà, ngõ, tổ dân phố), hoặc chọn «Bỏ qua» nếu không cần.",
+    "track.rate_comment@zalobot": "Bạn chưa hài lòng ở điểm nào? Hãy viết vài dòng (hoặc chọn «Bỏ qua»).",
+    "error.use_buttons@zalobot": "Hãy gõ số của một trong các lựa chọn bên trên.",
+    "error.empty@zalobot": "Tin nhắn trống. Hãy gõ nội dung hoặc số của một lựa chọn.",
 }
