@@ -89,9 +89,9 @@ async def _process(incoming: Incoming, uows: UnitOfWorkFactory, settings: Settin
         conversation.expected_buttons = [v for r in ctx.replies for v in r.button_values()] or \
             conversation.expected_buttons
         await uow.conversations.save(incoming.channel, incoming.chat_id, user.id, conversation, row)
-        for index, reply in enumerate(ctx.replies):
-            await uow.outbox.enqueue(incoming.channel, incoming.chat_id, reply,
-                                     dedupe_key=f"reply:{incoming.channel}:{incoming.update_key}:{index}")
+        key = f"reply:{incoming.channel}:{incoming.update_key}"
+        await uow.outbox.enqueue_all(incoming.channel, incoming.chat_id,
+                                     [(reply, f"{key}:{index}") for index, reply in enumerate(ctx.replies)])
         await uow.commit()
         return Result(Outcome.handled, ctx.replies, user.id)
 

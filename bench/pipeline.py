@@ -1,0 +1,475 @@
+"""Inbound pipeline: Telegram updates through the real channel code, against python-telegram-bot's ceiling.
+
+Every message is ``Update.de_json`` and then python-telegram-bot dispatching it to tiepdan's
+Telegram channel (``TelegramChannel.on_update`` → ``handle_incoming``), on a bot whose Bot API is
+the recording fake of the test suite (no network). The outbox is not drained: this is the inbound
+path only. Two kinds of message:
+
+- a **dialog step**: /start, the language button, a commune search, /help — read the conversation,
+  record the delivery, write the new state, enqueue the replies, one transaction;
+- a **submission commit**: the confirm button of a conversation already at the summary of a
+  feedback (seeded by driving one chat through the real flow and copying its state), which writes
+  the item, its four deadlines, the audit event, the receipt, the menu and the unit officer's
+  notice in one transaction.
+
+The **ceiling** is the same python-telegram-bot application dispatching the same updates to a
+handler that does nothing. Three ways of feeding:
+
+- *one at a time*: ``process_update`` awaited per update (production processes updates one by one);
+- *concurrent, all at once*: every update queued at once to an application that runs updates of
+  different chats concurrently and those of one chat in arrival order (``ChatOrderedProcessor``,
+  bench-only: production does not enable concurrent updates) — the best throughput concurrency buys;
+- *offered load*: updates queued at scheduled arrival times (open loop, 200/s by default) to the
+  production application (sequential) and to the concurrent one; latency runs from the scheduled
+  arrival to the end of the handler, so a backlog is not hidden by a slow producer.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import logging
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+
+from sqlalchemy import func, insert, select
+from telegram import Update
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor, TypeHandler
+
+from bench.common import DATABASES, DatabaseUnavailable, Table, database, percentile
+from bot.app import Runtime
+from bot.settings import Settings
+from storage.demo import DEMO_COMMUNE, seed_demo
+from storage.models import ChannelIdentity, ConversationState, Item, User
+from tests.telegram_fake import RecordingBotAPI, button_update, text_update
+
+TOKEN = "123:ABC"
+LABELS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+TARGET_DIALOG = 0.25          # × ceiling, both databases
+TARGET_SUBMISSION = 0.10      # × ceiling, PostgreSQL
+TARGET_P99_MS = 25.0          # at the offered rate
+DESCRIPTION = "Đèn đường trước nhà số 12 ngõ Hàng Bạc bị hỏng hai tuần nay, buổi tối rất tối."
+
+
+@dataclass
+class Options:
+    messages: int = 2000          # dialog updates per run (four per chat)
+    submissions: int = 1000       # confirm buttons per run (one per chat)
+    rate: float = 200.0           # offered updates a second
+    seconds: float = 10.0         # length of each offered-load run
+    concurrency: int = 16         # updates in flight in the concurrent application
+    databases: tuple[str, ...] = DATABASES
+
+    @classmethod
+    def quick(cls) -> "Options":
+        return cls(messages=40, submissions=20, seconds=0.25)
+
+
+# --- feeding python-telegram-bot ------------------------------------------------------------------
+
+class ChatOrderedProcessor(BaseUpdateProcessor):
+    """Runs updates of different chats concurrently and those of one chat one after another, in the
+    order they were queued (a FIFO lock per chat; python-telegram-bot's own concurrent processor
+    gives no order at all)."""
+
+    def __init__(self, max_concurrent_updates: int):
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._holders: dict[int, int] = defaultdict(int)
+
+    async def do_process_update(self, update, coroutine) -> None:
+        chat = update.effective_chat.id if isinstance(update, Update) and update.effective_chat else None
+        if chat is None:
+            await coroutine
+            return
+        lock = self._locks.setdefault(chat, asyncio.Lock())
+        self._holders[chat] += 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._holders[chat] -= 1
+            if not self._holders[chat]:
+                del self._holders[chat], self._locks[chat]
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
+
+
+@dataclass
+class Run:
+    """What one feeding measured. ``latencies`` in seconds; ``elapsed`` from the first scheduled
+    arrival to the last handler finishing."""
+
+    latencies: list[float]
+    elapsed: float
+    cpu: float = 0.0              # this process's CPU seconds (python-telegram-bot, tiepdan, the driver)
+    out_of_order: int = 0
+
+    @property
+    def rate(self) -> float:
+        return len(self.latencies) / self.elapsed if self.elapsed else 0.0
+
+    @property
+    def cpu_ms(self) -> float:
+        """CPU milliseconds a message: unlike wall time, barely moved by other work on the machine."""
+        return self.cpu / len(self.latencies) * 1000 if self.latencies else 0.0
+
+    def ms(self, q: float) -> float:
+        return percentile(self.latencies, q) * 1000
+
+
+async def one_at_a_time(application: Application, data: list[dict]) -> Run:
+    latencies = []
+    cpu = time.process_time()
+    for raw in data:
+        start = time.perf_counter()
+        await application.process_update(Update.de_json(raw, application.bot))
+        latencies.append(time.perf_counter() - start)
+    return Run(latencies, sum(latencies), time.process_time() - cpu)
+
+
+async def offered(application: Application, data: list[dict], rate: float | None) -> Run:
+    """Queue ``data`` at ``rate`` updates a second (all at once when None) to a started application,
+    as the webhook does (``de_json``, then the update queue), and wait for every handler to finish."""
+    loop = asyncio.get_running_loop()
+    done: dict[int, float] = {}
+    order: dict[int, list[int]] = defaultdict(list)
+    finished = asyncio.Event()
+
+    async def arrived(update: Update, context) -> None:
+        order[update.effective_chat.id].append(update.update_id)
+
+    async def handled(update: Update, context) -> None:
+        done[update.update_id] = loop.time()
+        if len(done) == len(data):
+            finished.set()
+
+    first, last = TypeHandler(Update, arrived), TypeHandler(Update, handled)
+    application.add_handler(first, group=-1)   # groups run in order: before the channel's handler
+    application.add_handler(last, group=1)     # and after it
+    scheduled: dict[int, float] = {}
+    cpu = time.process_time()
+    try:
+        start = loop.time() + 0.02
+        for index, raw in enumerate(data):
+            at = start + index / rate if rate else start
+            delay = at - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            update = Update.de_json(raw, application.bot)
+            scheduled[update.update_id] = at
+            application.update_queue.put_nowait(update)
+        await asyncio.wait_for(finished.wait(), timeout=max(60.0, len(data) / 20))
+    finally:
+        application.remove_handler(first, group=-1)
+        application.remove_handler(last, group=1)
+    latencies = [done[key] - scheduled[key] for key in scheduled]
+    out_of_order = sum(1 for ids in order.values() if ids != sorted(ids))
+    return Run(latencies, max(done.values()) - start, time.process_time() - cpu, out_of_order)
+
+
+# --- what is fed --------------------------------------------------------------------------------
+
+class Feed:
+    """Update ids and chat ids never reused within one database (it remembers every delivery)."""
+
+    def __init__(self):
+        self.update_ids = itertools.count(1)
+        self.chats = itertools.count(10_000_000)
+
+    def new_chats(self, count: int) -> list[int]:
+        return [next(self.chats) for _ in range(count)]
+
+    def dialog(self, chats: list[int], *, interleaved: bool) -> list[dict]:
+        """Four steps per chat: /start, the Vietnamese button, a commune search, /help. One chat's
+        steps follow each other, or (``interleaved``) each round of steps goes through every chat,
+        as people typing a few seconds apart."""
+        steps = ("/start", "lang:vi", "hoan kiem", "/help")
+        pairs = ([(chat, step) for step in steps for chat in chats] if interleaved
+                 else [(chat, step) for chat in chats for step in steps])
+        made = []
+        for chat, step in pairs:
+            update_id = next(self.update_ids)
+            made.append(button_update(update_id, chat, step) if step.startswith("lang:")
+                        else text_update(update_id, chat, step))
+        return made
+
+    def confirmations(self, chats: list[int]) -> list[dict]:
+        return [button_update(next(self.update_ids), chat, "submit:send") for chat in chats]
+
+
+class Bench:
+    """One database with the demo ward, the officers reachable on Telegram, and a template chat at
+    the summary of a feedback."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.settings = Settings(database_url=url, telegram_token=TOKEN, _env_file=None)
+        self.feed = Feed()
+        self.template_chat: int | None = None
+
+    def runtime(self) -> tuple[Runtime, RecordingBotAPI]:
+        api = RecordingBotAPI()
+        return Runtime(self.settings, telegram_request=api, telegram_get_updates_request=api,
+                       run_scheduler=False), api
+
+    async def prepare(self) -> None:
+        runtime, _ = self.runtime()
+        application = runtime.telegram.application
+        await application.initialize()
+        try:
+            await seed_demo(runtime.uows, self.settings)
+            async with runtime.engine.begin() as connection:
+                officers = (await connection.execute(select(User.id).where(User.role == "officer"))).scalars().all()
+                await connection.execute(insert(ChannelIdentity.__table__), [
+                    {"channel": "telegram", "external_id": str(900_000 + uid), "user_id": uid,
+                     "last_chat_id": str(900_000 + uid), "last_seen_at": _now()} for uid in officers])
+            [chat] = self.feed.new_chats(1)
+            presses = ["/start", "lang:vi", "hoan kiem", f"commune:{DEMO_COMMUNE}", "menu:submit", "kind:feedback",
+                       "category:infrastructure", DESCRIPTION, "photos:done", "location:skip", "consent:anonymous"]
+            for press in presses:
+                update_id = next(self.feed.update_ids)
+                raw = (text_update(update_id, chat, press) if press.startswith("/") or " " in press
+                       else button_update(update_id, chat, press))
+                await application.process_update(Update.de_json(raw, application.bot))
+            async with runtime.uows() as uow:
+                row = await uow.conversations.load("telegram", str(chat), lock=False)
+            if row is None or (row.flow, row.step) != ("submit", "summary"):
+                raise RuntimeError(f"template chat did not reach the summary: {row and (row.flow, row.step)}")
+            self.template_chat = chat
+        finally:
+            await application.shutdown()
+            await runtime.engine.dispose()
+
+    async def at_summary(self, count: int) -> list[int]:
+        """``count`` new citizens of the demo ward, each with a conversation copied from the template."""
+        chats = self.feed.new_chats(count)
+        runtime, _ = self.runtime()
+        try:
+            async with runtime.engine.begin() as connection:
+                template = (await connection.execute(select(ConversationState.__table__).where(
+                    ConversationState.chat_id == str(self.template_chat)))).one()
+                users = User.__table__
+                citizens = [{"language": "vi", "commune_code": DEMO_COMMUNE, "role": "citizen"} for _ in chats]
+                user_ids = (await connection.execute(
+                    insert(users).returning(users.c.id, sort_by_parameter_order=True), citizens)).scalars().all()
+                await connection.execute(insert(ChannelIdentity.__table__), [
+                    {"channel": "telegram", "external_id": str(chat), "user_id": uid, "last_chat_id": str(chat),
+                     "last_seen_at": _now()} for chat, uid in zip(chats, user_ids)])
+                await connection.execute(insert(ConversationState.__table__), [
+                    {"channel": "telegram", "chat_id": str(chat), "user_id": uid, "flow": template.flow,
+                     "step": template.step, "data": template.data, "expected_buttons": template.expected_buttons,
+                     "updated_at": _now()} for chat, uid in zip(chats, user_ids)])
+        finally:
+            await runtime.engine.dispose()
+        return chats
+
+    async def count(self, model, *where) -> int:
+        runtime, _ = self.runtime()
+        try:
+            async with runtime.uows() as uow:
+                return (await uow.session.execute(select(func.count()).select_from(model).where(*where))).scalar_one()
+        finally:
+            await runtime.engine.dispose()
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def concurrent_application(runtime: Runtime, api: RecordingBotAPI, concurrency: int) -> Application:
+    """Production's builder settings (AIORateLimiter, the same Bot API) with the chat-ordered
+    concurrent processor, and tiepdan's Telegram channel as the handler."""
+    application = (ApplicationBuilder().token(TOKEN).rate_limiter(AIORateLimiter()).request(api)
+                   .get_updates_request(api).updater(None)
+                   .concurrent_updates(ChatOrderedProcessor(concurrency)).build())
+    application.add_handler(TypeHandler(Update, runtime.telegram.on_update))
+    application.add_error_handler(runtime.telegram.on_error)
+    return application
+
+
+class Errors:
+    """Handler errors of a run; a benchmark of a broken path is worthless, so any error stops it."""
+
+    def __init__(self, application: Application):
+        self.seen: list[BaseException] = []
+
+        async def record(update, context) -> None:
+            self.seen.append(context.error)
+
+        application.add_error_handler(record)
+
+    def check(self, what: str) -> None:
+        if self.seen:
+            raise RuntimeError(f"{what}: {len(self.seen)} handler errors, first {self.seen[0]!r}")
+
+
+async def measure(bench: Bench, data: list[dict], how: str, options: Options) -> Run:
+    """Feed ``data`` to a fresh runtime: ``one`` (one at a time, production application), ``burst``
+    (concurrent, all at once) or ``sequential``/``concurrent`` at the offered rate."""
+    runtime, api = bench.runtime()
+    production = runtime.telegram.application
+    application = production if how in ("one", "sequential") else concurrent_application(runtime, api,
+                                                                                           options.concurrency)
+    errors = Errors(application)
+    await application.initialize()
+    try:
+        # Warm the connection pool and python-telegram-bot: a first connection costs milliseconds.
+        warm = bench.feed.new_chats(max(4, options.concurrency if application is not production else 4))
+        warm_updates = [text_update(next(bench.feed.update_ids), chat, "/help") for chat in warm]
+        if how == "one":
+            await one_at_a_time(application, warm_updates)
+            return await one_at_a_time(application, data)
+        await application.start()
+        try:
+            await offered(application, warm_updates, None)
+            return await offered(application, data, options.rate if how in ("sequential", "concurrent") else None)
+        finally:
+            await application.stop()
+    finally:
+        errors.check(how)
+        await application.shutdown()
+        await runtime.engine.dispose()
+
+
+async def ceiling(data: list[dict]) -> Run:
+    api = RecordingBotAPI()
+    application = ApplicationBuilder().token(TOKEN).request(api).get_updates_request(api).updater(None).build()
+
+    async def nothing(update, context):
+        return None
+
+    application.add_handler(TypeHandler(Update, nothing))
+    await application.initialize()
+    try:
+        await one_at_a_time(application, data[:200])  # warm-up
+        return await one_at_a_time(application, data)
+    finally:
+        await application.shutdown()
+
+
+# --- the benchmark ------------------------------------------------------------------------------
+
+async def run(options: Options) -> list[Table]:
+    logging.getLogger("handlers.pipeline").setLevel(logging.WARNING)  # "ignored redelivery" lines
+    chats_per_run = max(1, options.messages // 4)
+    offered_count = max(4, int(options.rate * options.seconds))
+    throughput = Table(
+        "pipeline", "Inbound pipeline: throughput against python-telegram-bot's ceiling",
+        ["path", "database", "feeding", "msgs/s", "p50 ms", "p99 ms", "CPU ms/msg", "× ceiling", "target"])
+    latency = Table(
+        "pipeline_offered",
+        f"Inbound pipeline at {options.rate:.0f} updates/s offered (open loop, latency from scheduled arrival)",
+        ["path", "database", "processing", "updates", "achieved/s", "p50 ms", "p99 ms", "max ms",
+         "chats out of order", f"p99 < {TARGET_P99_MS:.0f} ms"])
+    feed = Feed()
+    base = await ceiling(feed.dialog(feed.new_chats(chats_per_run), interleaved=False))
+    throughput.add("python-telegram-bot, no-op handler (ceiling)", "—", "one at a time", base.rate, base.ms(50),
+                   base.ms(99), base.cpu_ms, 1.0, "")
+    throughput.figures["ceiling"] = base.rate
+    for kind in options.databases:
+        label = LABELS[kind]
+        with tempfile.TemporaryDirectory() as folder:
+            try:
+                async with database(kind, folder) as url:
+                    bench = Bench(url)
+                    await bench.prepare()
+                    await _measure_database(bench, kind, options, base, chats_per_run, offered_count,
+                                            throughput, latency)
+            except DatabaseUnavailable as exc:
+                throughput.add("(all paths)", label, f"not run: {exc}")
+                latency.add("(all paths)", label, f"not run: {exc}")
+    throughput.notes = [
+        f"Targets: dialog step ≥ {TARGET_DIALOG} × ceiling; submission commit on PostgreSQL ≥ {TARGET_SUBMISSION} "
+        "× ceiling. «concurrent» = updates of different chats at once, one chat's in order "
+        f"({options.concurrency} in flight; bench-only, production processes one update at a time)."]
+    latency.notes = ["«sequential» is the production application (one update at a time); «concurrent» as above. "
+                     "«chats out of order»: chats whose updates were handled in another order than sent."]
+    return [throughput, latency]
+
+
+async def _measure_database(bench: Bench, kind: str, options: Options, base: Run, chats_per_run: int,
+                            offered_count: int, throughput: Table, latency: Table) -> None:
+    label = LABELS[kind]
+    feed = bench.feed
+    for how, feeding in (("one", "one at a time"), ("burst", "concurrent, all at once")):
+        chats = feed.new_chats(chats_per_run)
+        result = await measure(bench, feed.dialog(chats, interleaved=how == "burst"), how, options)
+        reached = await bench.count(ConversationState, ConversationState.chat_id.in_([str(c) for c in chats]),
+                                    ConversationState.step == "commune_pick")
+        if reached != len(chats):
+            raise RuntimeError(f"dialog {how} on {label}: {reached} of {len(chats)} chats at the commune choice")
+        ratio = result.rate / base.rate
+        one = how == "one"
+        throughput.add("dialog step", label, feeding, result.rate, result.ms(50) if one else "—",
+                       result.ms(99) if one else "—", result.cpu_ms, ratio, _verdict(ratio, TARGET_DIALOG))
+        throughput.figures[f"dialog_{how}_{kind}"] = {"rate": result.rate, "ratio": ratio, "p99_ms": result.ms(99),
+                                                      "cpu_ms": result.cpu_ms}
+    for how, feeding in (("one", "one at a time"), ("burst", "concurrent, all at once")):
+        before = await bench.count(Item)
+        chats = await bench.at_summary(options.submissions)
+        result = await measure(bench, feed.confirmations(chats), how, options)
+        filed = await bench.count(Item) - before
+        if filed != len(chats):
+            raise RuntimeError(f"submission {how} on {label}: {filed} items filed for {len(chats)} confirmations")
+        ratio = result.rate / base.rate
+        one = how == "one"
+        target = _verdict(ratio, TARGET_SUBMISSION) if kind == "postgresql" else ""
+        throughput.add("submission commit", label, feeding, result.rate, result.ms(50) if one else "—",
+                       result.ms(99) if one else "—", result.cpu_ms, ratio, target)
+        throughput.figures[f"submission_{how}_{kind}"] = {"rate": result.rate, "ratio": ratio,
+                                                          "p99_ms": result.ms(99), "cpu_ms": result.cpu_ms}
+    for path in ("dialog step", "submission commit"):
+        for how in ("sequential", "concurrent"):
+            if path == "dialog step":
+                data = feed.dialog(feed.new_chats(max(1, offered_count // 4)), interleaved=True)
+            else:
+                data = feed.confirmations(await bench.at_summary(offered_count))
+            result = await measure(bench, data, how, options)
+            latency.add(path, label, how, len(data), result.rate, result.ms(50), result.ms(99),
+                        max(result.latencies) * 1000, result.out_of_order, result.ms(99) < TARGET_P99_MS)
+            latency.figures[f"{path.split()[0]}_{how}_{kind}"] = {
+                "achieved": result.rate, "p50_ms": result.ms(50), "p99_ms": result.ms(99),
+                "out_of_order": result.out_of_order, "updates": len(data)}
+
+
+def _verdict(ratio: float, target: float) -> str:
+    return f"≥ {target}: {'met' if ratio >= target else 'missed'}"
+
+
+def parse(argv: list[str] | None = None) -> tuple[Options, argparse.Namespace]:
+    parser = argparse.ArgumentParser(prog="python3 -m bench.pipeline", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="a smoke run: few messages, a quarter second of load")
+    parser.add_argument("--messages", type=int, help="dialog updates per run (default 2000)")
+    parser.add_argument("--submissions", type=int, help="confirmations per run (default 1000)")
+    parser.add_argument("--rate", type=float, help="offered updates a second (default 200)")
+    parser.add_argument("--seconds", type=float, help="length of each offered-load run (default 10)")
+    parser.add_argument("--concurrency", type=int, help="updates in flight when concurrent (default 16)")
+    parser.add_argument("--db", choices=DATABASES, action="append", help="only this database (repeatable)")
+    parser.add_argument("--json", help="also write the figures to this file")
+    args = parser.parse_args(argv)
+    options = Options.quick() if args.quick else Options()
+    changes = {name: getattr(args, name) for name in ("messages", "submissions", "rate", "seconds", "concurrency")
+               if getattr(args, name) is not None}
+    if args.db:
+        changes["databases"] = tuple(args.db)
+    return replace(options, **changes), args
+
+
+def main(argv: list[str] | None = None) -> None:
+    from bench.__main__ import report
+
+    options, args = parse(argv)
+    report([asyncio.run(run(options))], args.json)
+
+
+if __name__ == "__main__":
+    main()
