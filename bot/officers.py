@@ -141,9 +141,11 @@ async def accept(uow, officer: User, item: Item, zone: ZoneInfo) -> None:
             notice.done_at = utcnow()
 
 
-async def answer(uow, officer: User, item: Item, text: str) -> None:
-    """The decision or reply; answering ends every running clock of the item (see ``move``)."""
-    await move(uow, item, Action.answer, actor_id=officer.id, note=text)
+async def answer(uow, officer: User, item: Item, text: str, *, attachments: list[str] = ()) -> None:
+    """The decision or reply, with photos attached if any; answering ends every running clock of the
+    item (see ``move``)."""
+    await move(uow, item, Action.answer, actor_id=officer.id, note=text,
+               data={"attachments": list(attachments)} if attachments else None)
 
 
 async def extend(uow, officer: User, item: Item, reason: str, *, especially_complex: bool, zone: ZoneInfo) -> date:

@@ -20,6 +20,7 @@ from bot.domain.roles import STAFF_ROLES
 from bot.domain.routing import RoutingRule, route
 from bot.domain.tracking import new_tracking_code
 from bot.domain.workflow import OPEN, Action, ItemStatus, transition
+from bot.media import photos_for
 from bot.texts import t
 from storage.models import (
     CommuneCategory,
@@ -202,7 +203,10 @@ async def notify_citizen(uow, item: Item, event: ItemEvent) -> None:
     text = t(language, "notify.status", code=item.tracking_code, status=t(language, f"status.{event.to_status}"))
     if event.note:
         text += t(language, "notify.note", note=event.note)
-    reply = Reply(text, ((Button(t(language, "notify.open"), f"g:item:{item.id}"),),))
+    photos, unseen = photos_for(item.channel, (event.data or {}).get("attachments", []))
+    if unseen:
+        text += t(language, "notify.attachments_elsewhere", count=unseen)
+    reply = Reply(text, ((Button(t(language, "notify.open"), f"g:item:{item.id}"),),), photos=tuple(photos))
     await uow.outbox.enqueue(item.channel, item.chat_id, reply, dedupe_key=f"notify:{event.id}", item_id=item.id)
 
 

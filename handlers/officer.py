@@ -13,6 +13,7 @@ from bot.domain.dialog import Button
 from bot.domain.kinds import ItemKind
 from bot.domain.roles import LEADER_ROLES
 from bot.domain.workflow import Action, IllegalTransition, ItemStatus, allowed_actions
+from bot.media import photos_for
 from bot.officers import (
     NotAllowed,
     accept,
@@ -36,6 +37,7 @@ from storage.models import utcnow
 OFFICER_ACTIONS = (Action.accept, Action.start, Action.request_info, Action.answer, Action.extend, Action.refuse,
                    Action.forward, Action.close)
 NEEDS_TEXT = {Action.refuse, Action.request_info, Action.answer, Action.extend}
+MAX_ATTACHMENTS = 5  # photos with an answer, as many as a citizen may send with a petition
 VIEWS = ("open", "new", "mine", "overdue")
 
 
@@ -170,6 +172,17 @@ class OfficerFlow:
                     await self._apply(ctx, Action(data["action"]), choices[index])
                 else:
                     await self.prompt(ctx)
+            elif step == "text" and ctx.incoming.photos and data["action"] == Action.answer.value:
+                # The decision or reply may come with attachments (a photo of the signed decision,
+                # of the repaired road); a caption is taken as the answer itself.
+                await handled_item(ctx.uow, ctx.user, data["item_id"])
+                attachments = data.setdefault("attachments", [])
+                room = MAX_ATTACHMENTS - len(attachments)
+                attachments.extend(photo.ref for photo in ctx.incoming.photos[:max(room, 0)])
+                if ctx.incoming.text:
+                    await self._apply(ctx, Action.answer, ctx.incoming.text.strip()[:3000])
+                else:
+                    ctx.say("officer.attachment_added", count=len(attachments), limit=MAX_ATTACHMENTS)
             elif step == "text" and ctx.incoming.text:
                 await self._apply(ctx, Action(data["action"]), ctx.incoming.text.strip()[:3000])
             elif step == "reveal" and ctx.incoming.text:
@@ -225,7 +238,7 @@ class OfficerFlow:
         if item.kind == ItemKind.denunciation.value and ctx.user.role in LEADER_ROLES:
             rows.append([ctx.button("officer.reveal", "oreveal")])
         rows += [[ctx.button("officer.to_inbox", "oinbox")]]
-        ctx.send("\n".join(lines), buttons=rows, photos=[p for p in item.photos if not p.startswith("web:")]
+        ctx.send("\n".join(lines), buttons=rows, photos=photos_for(ctx.incoming.channel, item.photos)[0]
                  if ctx.incoming.channel == item.channel else ())
 
     async def _sender(self, ctx: FlowContext, item) -> str:
@@ -262,7 +275,7 @@ class OfficerFlow:
             if action is Action.accept:
                 await accept(ctx.uow, ctx.user, item, ctx.settings.zone)
             elif action is Action.answer:
-                await answer(ctx.uow, ctx.user, item, text)
+                await answer(ctx.uow, ctx.user, item, text, attachments=data.get("attachments", []))
             elif action is Action.extend:
                 due = await extend(ctx.uow, ctx.user, item, text, especially_complex=data.get("especially", False),
                                    zone=ctx.settings.zone)

@@ -250,3 +250,38 @@ async def test_a_template_naming_an_unknown_category_is_refused_with_its_line(ru
     with pytest.raises(ImportError_) as refused:
         await import_file(runtime.uows, path, zone=runtime.settings.zone)
     assert "line 3, templates.action: unknown value 'close'" in str(refused.value)
+
+
+async def test_an_answer_goes_with_photos_the_citizen_sees_in_their_chat(runtime, citizen, officer_tab):
+    from tests.test_webchat_media import png, upload
+
+    await describe(citizen, "feedback", "public_order", "Biển quảng cáo lấn chiếm vỉa hè trước số 30 Hàng Bạc.")
+    await citizen.send(button="location:skip")
+    await citizen.send(button="consent:anonymous")
+    await citizen.send(button="submit:send")
+    [item] = await rows(runtime, Item)
+    await officer_tab.send(button=f"g:oi:{item.id}")
+    await officer_tab.send(button="oa:accept")
+    ask = await officer_tab.send(button="oa:answer")
+    assert "gửi kèm tối đa 5 ảnh" in ask[0]["text"]
+    for n in (1, 2):
+        status, body = await upload(officer_tab, png(3 + n, 3))
+        assert status == 200 and body["messages"][0]["text"].startswith(f"Đã đính kèm {n}/5 ảnh.")
+    await officer_tab.send("Đã tháo dỡ biển quảng cáo, ảnh chụp sau khi tháo dỡ gửi kèm.")
+
+    [answer] = await rows(runtime, ItemEvent, ItemEvent.action == "answer")
+    assert len(answer.data["attachments"]) == 2 and all(a.startswith("web:") for a in answer.data["attachments"])
+    [told] = [m for m in await _poll(citizen) if "Đã tháo dỡ biển quảng cáo" in m["text"]]
+    assert told["photos"] == [f"/media/{a[4:]}" for a in answer.data["attachments"]]
+    served = await citizen.client.get(told["photos"][0])
+    assert served.status == 200 and (await served.read()) == png(4, 3)
+
+
+def test_each_channel_gets_the_photos_it_can_show():
+    from bot.media import photos_for
+
+    refs = ["web:k1", "AgACAgIAAxkBAAI", "https://photo-stal.zadn.vn/a.jpg"]
+    assert photos_for("web", refs) == (["/media/k1", "https://photo-stal.zadn.vn/a.jpg"], 1)
+    assert photos_for("telegram", refs) == (["AgACAgIAAxkBAAI", "https://photo-stal.zadn.vn/a.jpg"], 1)
+    assert photos_for("zalo", refs) == (["https://photo-stal.zadn.vn/a.jpg"], 2)
+    assert photos_for("zalobot", refs) == (["web:k1", "https://photo-stal.zadn.vn/a.jpg"], 1)

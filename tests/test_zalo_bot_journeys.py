@@ -178,7 +178,7 @@ async def test_an_officer_answers_by_number_and_the_citizen_reads_the_answer(pro
     accepted = await officer.choose("Thụ lý")
     assert accepted[0] == f"Đã thực hiện «✅ Thụ lý» cho hồ sơ {tracking}."
     ask = await officer.choose("Trả lời, ra quyết định")
-    assert ask[0].startswith("Nội dung trả lời hoặc quyết định giải quyết:") and "\n#1 📋 " in ask[0]
+    assert ask[0].startswith("Nội dung trả lời hoặc quyết định giải quyết (có thể gửi kèm") and "\n#1 📋 " in ask[0]
     answer = "Đã vá ổ gà trước số 12 Hàng Bạc ngày 02/12."
     done = await officer.say(answer)
     assert done[0] == f"Đã thực hiện «💬 Trả lời, ra quyết định» cho hồ sơ {tracking}."

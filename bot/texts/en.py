@@ -316,7 +316,7 @@ TEXTS = {
     "officer.action.close": "🔒 Close",
     "officer.ask.refuse": "The legal reason for refusing:",
     "officer.ask.request_info": "What should the citizen add?",
-    "officer.ask.answer": "The answer or decision:",
+    "officer.ask.answer": "The answer or decision (you may attach up to 5 photos first, e.g. of the signed decision, then type the text):",
     "officer.ask.extend": "The reason for the extension (as in the written decision):",
     "officer.ask.forward": "Why, and to which authority:",
     "officer.ask.reveal": "Why you need the denouncer's identity (this is logged):",
@@ -409,4 +409,6 @@ TEXTS = {
     "track.rate_comment@zalobot": "What are you not satisfied with? Write a few lines (or choose «Skip»).",
     "error.use_buttons@zalobot": "Please type the number of one of the options above.",
     "error.empty@zalobot": "The message is empty. Type something or the number of an option.",
+    "officer.attachment_added": "{count}/{limit} photos attached. Send more, or type the answer to send it to the citizen.",
+    "notify.attachments_elsewhere": "\n📎 {count} attached photo(s) cannot be shown on this channel; the full copy is available at the commune's one-stop desk.",
 }

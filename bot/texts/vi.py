@@ -317,7 +317,7 @@ TEXTS = {
     "officer.action.close": "🔒 Kết thúc",
     "officer.ask.refuse": "Nêu lý do không thụ lý (căn cứ pháp luật):",
     "officer.ask.request_info": "Cần người dân bổ sung thông tin gì?",
-    "officer.ask.answer": "Nội dung trả lời hoặc quyết định giải quyết:",
+    "officer.ask.answer": "Nội dung trả lời hoặc quyết định giải quyết (có thể gửi kèm tối đa 5 ảnh, ví dụ ảnh văn bản đã ký, trước khi gõ nội dung):",
     "officer.ask.extend": "Lý do gia hạn (ghi trong văn bản gia hạn):",
     "officer.ask.forward": "Lý do chuyển và cơ quan nhận:",
     "officer.ask.reveal": "Lý do cần xem danh tính người tố cáo (được ghi vào nhật ký):",
@@ -410,4 +410,6 @@ TEXTS = {
     "track.rate_comment@zalobot": "Bạn chưa hài lòng ở điểm nào? Hãy viết vài dòng (hoặc chọn «Bỏ qua»).",
     "error.use_buttons@zalobot": "Hãy gõ số của một trong các lựa chọn bên trên.",
     "error.empty@zalobot": "Tin nhắn trống. Hãy gõ nội dung hoặc số của một lựa chọn.",
+    "officer.attachment_added": "Đã đính kèm {count}/{limit} ảnh. Gửi thêm ảnh hoặc gõ nội dung trả lời để gửi cho người dân.",
+    "notify.attachments_elsewhere": "\n📎 Kèm {count} ảnh không xem được trên kênh này; ông/bà có thể nhận bản đầy đủ tại bộ phận một cửa của UBND.",
 }
