@@ -1,7 +1,9 @@
 """What a leader publishes from the bot: an announcement to the commune's subscribers, a project's
 progress update (its followers are told), closing a consultation. Each is one transaction with
 every outgoing message, so a broadcast interrupted by a crash resumes from the outbox and nobody
-gets it twice (each row has a dedupe key naming the publication and the recipient)."""
+is missed; each row has a dedupe key naming the publication and the recipient, so publishing again
+writes nothing twice. Only a message in flight at the crash can reach Telegram twice (no idempotency
+key there; see tests/test_broadcast_resume.py)."""
 
 from __future__ import annotations
 
