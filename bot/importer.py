@@ -993,7 +993,7 @@ class _Writer:
                     self.summary.changed += 1
                 else:
                     self.summary.unchanged += 1
-                moves, cancellations = self._session_changes(row, before, moves, cancellations)
+                self._session_changes(row, before, moves, cancellations)
             by_time.setdefault((commune, _utc(row.starts_at), place), row)
             if row.key:
                 by_key[(commune, row.key)] = row
@@ -1010,10 +1010,11 @@ class _Writer:
         for row in cancellations:
             await announce_session_cancelled(self.session, row, self.zone)
 
-    def _session_changes(self, row: ReceptionSession, before: tuple, moves: list, cancellations: list):
-        old_start, old_end, old_place, old_status = before
+    def _session_changes(self, row: ReceptionSession, before: tuple, moves: list, cancellations: list) -> None:
+        """Adds ``row`` to ``moves`` or ``cancellations`` if the import moved or cancelled it."""
+        old_start, _, old_place, old_status = before
         if old_status == "cancelled" or old_start <= self.now:
-            return moves, cancellations  # nothing announced was still to come
+            return  # nothing announced was still to come
         if row.status == "cancelled":
             cancellations.append(row)
             self.summary.sessions_cancelled += 1
@@ -1021,7 +1022,6 @@ class _Writer:
             row.moved_from = old_start
             moves.append((row, old_start, old_place))
             self.summary.sessions_moved += 1
-        return moves, cancellations
 
     def _check_notice(self, planned: _Planned, session: ReceptionSession) -> None:
         """Luật Tiếp công dân 2013, Đ.24: the schedule is published 5 working days before the session."""
