@@ -197,7 +197,7 @@ class Citizen:
         elif "menu:submit" in values:
             if self.awaiting_receipt:
                 return
-            if self.finish:
+            if self.finish and self.receipts:  # at least one submission each, however slow the machine
                 self.done.set()
                 return
             self.api.press(self.chat, "menu:submit")
@@ -342,7 +342,7 @@ async def test_sigkill_during_submissions_and_a_broadcast_loses_nothing(db_url, 
         for citizen in citizens:
             citizen.finish = True
         finished = [asyncio.create_task(c.done.wait()) for c in citizens]
-        await asyncio.wait(finished, timeout=45)
+        await asyncio.wait(finished, timeout=90)
         stuck = [c.chat for c, task in zip(citizens, finished) if not task.done()]
         assert not stuck, f"citizens {stuck} never got back to the menu with their receipts (a reply lost?)"
         statuses = await _outbox_settled(uows, 30)
@@ -401,7 +401,8 @@ async def test_sigkill_during_submissions_and_a_broadcast_loses_nothing(db_url, 
     assert duplicates <= in_flight
     assert announced == 2 * SUBSCRIBERS
     logs = server.logs()
-    assert " ERROR " not in logs and "Traceback" not in logs, logs[-3000:]
+    trouble = logs.find(" ERROR ") if " ERROR " in logs else logs.find("Traceback")
+    assert trouble < 0, logs[max(0, trouble - 200):trouble + 4000]
     if os.environ.get("TIEPDAN_CRASH_REPORT"):
         print(f"\n{db_url.split(':')[0]}: {KILLS} kills, {receipts} receipts, {len(outbox)} outbox rows, "
               f"{len(api.deliveries)} deliveries, {in_flight} rows in flight at the kills, {duplicates} duplicates, "
