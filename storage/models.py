@@ -335,6 +335,9 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
     # The item a notification is about, so the item's timeline can say when it could not be delivered.
     item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), nullable=True, index=True)
+    # One of many copies of a publication or a scheduled notice: sent after the replies and notices
+    # of people using the bot, so a broadcast never holds back someone's conversation.
+    bulk: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
 
 
 class ResponseTemplate(Base):

@@ -159,6 +159,12 @@ class InboundRepository:
         return result.rowcount
 
 
+# Dedupe keys of the many copies of one publication or scheduled notice (bot/publishing.py,
+# scheduler/sweep.py): these rows are "bulk" and wait behind replies to people using the bot.
+BULK_KEYS = ("announce:", "project:", "session-published:", "session-moved:", "session-cancelled:",
+             "reception:", "digest:")
+
+
 class OutboxRepository:
     # Channels without keyboards rewrite a message's buttons as they are queued (handlers/numbered.py
     # registers itself): renderer(outbox, channel, chat_id, reply, dedupe_key) → the reply to store.
@@ -185,7 +191,8 @@ class OutboxRepository:
                 reply = await render(self, channel, chat_id, reply, dedupe_key)
             rows.append({"dedupe_key": dedupe_key, "channel": channel, "chat_id": chat_id,
                          "payload": reply.to_payload(), "status": "pending", "attempts": 0, "parts_sent": 0,
-                         "next_attempt_at": now, "created_at": now, "item_id": item_id})
+                         "next_attempt_at": now, "created_at": now, "item_id": item_id,
+                         "bulk": dedupe_key.startswith(BULK_KEYS)})
         if not rows:
             return
         await self.session.execute(_insert_ignoring_conflicts(self.session, OutboxMessage.__table__, "dedupe_key"),
@@ -210,11 +217,16 @@ class OutboxRepository:
         now = utcnow()
         channels = list(channels)
         open_ = ("pending", "sending")
-        candidates = (await self.session.execute(
-            select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.chat_id)
-            .where(OutboxMessage.channel.in_(channels), OutboxMessage.status.in_(open_),
-                   OutboxMessage.next_attempt_at <= now)
-            .order_by(OutboxMessage.id).limit(limit * 4))).all()
+        candidates = []
+        for bulk in (False, True):  # people talking to the bot first, then the rest of a broadcast
+            room = limit * 4 - len(candidates)
+            if room <= 0:
+                break
+            candidates += (await self.session.execute(
+                select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.chat_id)
+                .where(OutboxMessage.channel.in_(channels), OutboxMessage.status.in_(open_),
+                       OutboxMessage.next_attempt_at <= now, OutboxMessage.bulk.is_(bulk))
+                .order_by(OutboxMessage.id).limit(room))).all()
         if not candidates:
             return []
         first_waiting: dict[tuple[str, str], int] = {}
@@ -233,7 +245,7 @@ class OutboxRepository:
         query = (select(OutboxMessage)
                  .where(OutboxMessage.id.in_(chosen), OutboxMessage.status.in_(open_),
                         OutboxMessage.next_attempt_at <= now)
-                 .order_by(OutboxMessage.id).limit(limit))  # rows another dispatcher locked are skipped
+                 .order_by(OutboxMessage.bulk, OutboxMessage.id).limit(limit))  # others' locked rows skipped
         if self.session.bind.dialect.name == "postgresql":
             query = query.with_for_update(skip_locked=True)
         rows = list((await self.session.execute(query)).scalars())
