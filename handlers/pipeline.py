@@ -41,10 +41,13 @@ class Result:
     user_id: int | None = None
 
 
-async def handle_incoming(incoming: Incoming, uows: UnitOfWorkFactory, settings: Settings) -> Result:
+async def handle_incoming(incoming: Incoming, uows: UnitOfWorkFactory, settings: Settings, *,
+                          flood_checked: bool = False) -> Result:
     """Process one delivery. Database errors propagate (the adapter asks the user to retry); any
-    other failure inside a flow is answered politely and the conversation stays where it was."""
-    if await turned_away(incoming, uows, settings):
+    other failure inside a flow is answered politely and the conversation stays where it was.
+    ``flood_checked``: the adapter already passed the delivery through the flood gate (a web upload
+    is checked before its photo is stored)."""
+    if not flood_checked and await turned_away(incoming, uows, settings):
         return Result(Outcome.flooded, [])
     try:
         return await _process(incoming, uows, settings)

@@ -180,8 +180,6 @@ async def test_a_flooding_telegram_user_is_told_once_in_their_language(flood_run
     assert texts[-1] == SLOW_DOWN_EN  # nothing after it: the rest of the flood was not answered
 
 
-@pytest.mark.xfail(strict=True, reason="bot/channels/web.py stores an uploaded photo before the pipeline's flood "
-                                       "check runs, so a flood of uploads still writes up to 5 MB a request")
 async def test_a_flood_of_photo_uploads_stores_no_more_photos(flood_runtime):
     from aiohttp import FormData
 

@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.domain.dialog import Incoming, Location, Photo, Reply
 from bot.texts import t
+from handlers.flood import turned_away
 from handlers.pipeline import handle_incoming
 from storage.models import Attachment
 
@@ -170,13 +171,15 @@ class WebChat:
         after = form.get("after", "0")
         after = int(after) if isinstance(after, str) and after.isascii() and after.isdigit() and len(after) < 19 else 0
         key = secrets.token_urlsafe(24)
+        incoming = Incoming(CHANNEL, chat_id, chat_id, f"{chat_id}:{message_id}", photos=(Photo(f"web:{key}"),))
         try:
-            async with self.runtime.uows() as uow:
-                uow.session.add(Attachment(key=key, content_type=content_type, data=data, size=len(data),
-                                           channel=CHANNEL, chat_id=chat_id))
-                await uow.commit()
-            incoming = Incoming(CHANNEL, chat_id, chat_id, f"{chat_id}:{message_id}", photos=(Photo(f"web:{key}"),))
-            await handle_incoming(incoming, self.runtime.uows, self.runtime.settings)
+            # A flood of uploads is turned away before anything is stored, not after 5 MB each.
+            if not await turned_away(incoming, self.runtime.uows, self.runtime.settings):
+                async with self.runtime.uows() as uow:
+                    uow.session.add(Attachment(key=key, content_type=content_type, data=data, size=len(data),
+                                               channel=CHANNEL, chat_id=chat_id))
+                    await uow.commit()
+                await handle_incoming(incoming, self.runtime.uows, self.runtime.settings, flood_checked=True)
             rows = await self._rows(chat_id, after)
         except (SQLAlchemyError, OSError):
             log.warning("web chat: could not store a photo")

@@ -39,7 +39,6 @@ TEXTS = {
     "error.internal": "Sorry, something went wrong with that message. Nothing was lost; please try again or go back to the menu.",
     "error.request_too_large": "That message is too large to send. Please send something shorter.",
     "error.bad_request": "That message could not be read. Please reload the page and try again.",
-    "error.rate_limited": "You are sending too fast. Please wait a few seconds.",
     "error.commune_needed": "Please choose your commune or ward first.",
     "schedule.title": "📅 Citizen reception schedule — {commune}",
     "schedule.none": "No reception schedule has been published yet.",

@@ -38,7 +38,6 @@ TEXTS = {
     "error.internal": "Xin lỗi, đã có lỗi khi xử lý tin nhắn này. Dữ liệu của bạn không bị mất; hãy thử lại hoặc về menu chính.",
     "error.request_too_large": "Tin nhắn quá lớn, không gửi được. Hãy gửi ngắn hơn.",
     "error.bad_request": "Tin nhắn không hợp lệ. Hãy tải lại trang rồi thử lại.",
-    "error.rate_limited": "Bạn gửi nhanh quá. Vui lòng chờ vài giây rồi gửi tiếp.",
     "error.commune_needed": "Hãy chọn xã, phường của bạn trước.",
     "schedule.title": "📅 Lịch tiếp công dân — {commune}",
     "schedule.none": "Hiện chưa có lịch tiếp công dân nào được công bố.",
