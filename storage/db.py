@@ -40,6 +40,10 @@ def create_engine(url: str, **kwargs) -> AsyncEngine:
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
     kwargs.setdefault("pool_pre_ping", True)
+    kwargs.setdefault("pool_timeout", 10)
+    # A server that stops answering (not refusing) must not hang a citizen's request forever: give up
+    # on connecting after 10 s and on a statement after 60 s; the user is then asked to try again.
+    kwargs.setdefault("connect_args", {"timeout": 10, "command_timeout": 60})
     return create_async_engine(url, **kwargs)
 
 
