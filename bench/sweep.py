@@ -36,7 +36,6 @@ TARGET_RATIO = 2.0
 SWEEP_AT = clock_time(8, 0)  # local: after the 07:00 digest and the 06:00 reception notices
 # The morning digest counts received items per unit; this lets PostgreSQL count them from a small
 # index alone instead of visiting every received item's row.
-PROPOSED_INDEX = "CREATE INDEX ix_items_received_unit ON items (unit_id) WHERE status = 'received'"
 
 SEED_ITEMS = """
 INSERT INTO items (tracking_code, kind, category, commune_code, unit_id, channel, status, description, photos,
@@ -64,7 +63,6 @@ class Options:
     sizes: tuple[int, ...] = (10_000, 1_000_000)
     due: int = 500
     repeats: int = 3
-    proposal: bool = True       # also sweep the largest size with PROPOSED_INDEX
 
     @classmethod
     def quick(cls) -> "Options":
@@ -146,21 +144,14 @@ async def _sweeps(runtime: Runtime, now: datetime, options: Options) -> dict:
             "explain": await explain(runtime, slowest[0]) if slowest else []}
 
 
-async def measure_size(url: str, count: int, options: Options, *, with_proposal: bool) -> list[dict]:
-    """The sweeps at ``count`` open items; with ``with_proposal``, again after creating the index
-    proposed for the morning digest's count (not in production)."""
+async def measure_size(url: str, count: int, options: Options) -> list[dict]:
+    """The sweeps at ``count`` open items."""
     settings = Settings(database_url=url, _env_file=None)
     runtime = Runtime(settings, run_scheduler=False)
     try:
         now = datetime.combine(datetime.now(settings.zone).date(), SWEEP_AT, settings.zone)
         seed_seconds = await seed(runtime, count, options.due, now.date())
-        results = [{"items": count, "seed_s": seed_seconds, "proposal": False, **await _sweeps(runtime, now, options)}]
-        if with_proposal:
-            async with runtime.engine.connect() as connection:
-                autocommit = await connection.execution_options(isolation_level="AUTOCOMMIT")
-                await autocommit.execute(text(PROPOSED_INDEX))
-                await autocommit.execute(text("VACUUM ANALYZE items"))
-            results.append({"items": count, "seed_s": 0.0, "proposal": True, **await _sweeps(runtime, now, options)})
+        results = [{"items": count, "seed_s": seed_seconds, **await _sweeps(runtime, now, options)}]
         return results
     finally:
         await runtime.engine.dispose()
@@ -175,18 +166,16 @@ async def run(options: Options) -> list[Table]:
         for count in options.sizes:
             try:
                 async with database("postgresql", folder) as url:
-                    results += await measure_size(url, count, options,
-                                                  with_proposal=options.proposal and count == max(options.sizes))
+                    results += await measure_size(url, count, options)
             except DatabaseUnavailable as exc:
                 table.add(count, options.due, f"not run: {exc}")
                 return [table]
     baseline = results[0]
     for result in results:
         result["ratio"] = ratio = result["median_s"] / baseline["median_s"]
-        label = f"{result['items']:,}" + (" + proposed index" if result["proposal"] else "")
+        label = f"{result['items']:,}"
         verdict = ("baseline" if result is baseline else
-                   f"≤ {TARGET_RATIO}: {'met' if ratio <= TARGET_RATIO else 'missed'}"
-                   + (" (not production)" if result["proposal"] else ""))
+                   f"≤ {TARGET_RATIO}: {'met' if ratio <= TARGET_RATIO else 'missed'}")
         table.add(label, options.due, result["seed_s"], result["median_s"] * 1000,
                   " / ".join(f"{s * 1000:.0f}" for s in result["sweeps_s"]), result["enqueued"],
                   result["statements"], result["sql_s"] * 1000, ratio, verdict)
@@ -194,12 +183,9 @@ async def run(options: Options) -> list[Table]:
         seconds, sql = result["slowest"][0] if result["slowest"] else (0.0, "")
         table.notes.append(f"Slowest statement at {label} items: {seconds * 1000:.1f} ms — {sql}")
     for result in results:
-        if result is not baseline and not result["proposal"] and result["ratio"] > TARGET_RATIO:
+        if result is not baseline and result["ratio"] > TARGET_RATIO:
             table.notes += ["", f"EXPLAIN (ANALYZE, BUFFERS) of it at {result['items']:,} items:", "", "```",
                             *result["explain"], "```"]
-    if options.proposal:
-        table.notes.append(f"Proposed index (not in production; sweep.py and the schema belong to the lead): "
-                           f"{PROPOSED_INDEX}.")
     return [table]
 
 

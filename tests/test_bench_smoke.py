@@ -91,11 +91,11 @@ def test_broadcast_reaches_everyone_once_within_the_limit(quick_run):
 
 def test_sweep_does_the_same_work_at_both_sizes(quick_run):
     _, tables = quick_run
-    small, large, proposal = tables["sweep"]["figures"].values()
-    assert small["items"] < large["items"] == proposal["items"] and proposal["proposal"]
-    for result in (large, proposal):  # the same due items: the same messages, the same statements
-        assert result["enqueued"] == small["enqueued"] > 0 and result["statements"] == small["statements"]
-    assert all(result["median_s"] > 0 and result["explain"] for result in (small, large, proposal))
+    small, large = tables["sweep"]["figures"].values()
+    assert small["items"] < large["items"]
+    # The same due items: the same messages, the same statements.
+    assert large["enqueued"] == small["enqueued"] > 0 and large["statements"] == small["statements"]
+    assert all(result["median_s"] > 0 and result["explain"] for result in (small, large))
 
 
 def test_memory_was_read_from_a_serve_that_handled_the_load(quick_run):
