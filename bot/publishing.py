@@ -7,7 +7,7 @@ key there; see tests/test_broadcast_resume.py)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime
 
 from sqlalchemy import select, union
 
@@ -23,6 +23,7 @@ from storage.models import (
     ReceptionSession,
     Subscription,
     User,
+    utcnow,
 )
 from storage.repositories import OutboxRepository, UserRepository
 
@@ -92,9 +93,8 @@ async def announce_sessions(session, sessions: list[ReceptionSession], zone) -> 
     for reception in sessions:
         start, end = reception.starts_at.astimezone(zone), reception.ends_at.astimezone(zone)
         for user_id, language, channel, chat_id in await _audience(session, reception.commune_code, "reception"):
-            text = t(language, "publish.session_new", weekday=t(language, f"weekday.{start.weekday()}"),
-                     date=f"{start:%d/%m/%Y}", start=f"{start:%H:%M}", end=f"{end:%H:%M}",
-                     receiver=reception.receiver, place=reception.place)
+            text = t(language, "publish.session_new", receiver=reception.receiver, place=reception.place,
+                     **_when(language, start, end))
             await outbox.enqueue(channel, chat_id, Reply(text),
                                  dedupe_key=f"session-published:{reception.id}:{user_id}:{channel}")
             told += 1
@@ -112,7 +112,7 @@ async def _session_audience(session, reception: ReceptionSession):
                                                      Subscription.topic == "reception")
     attendees = select(ReceptionRegistration.user_id).where(
         ReceptionRegistration.session_id == reception.id, ReceptionRegistration.cancelled_at.is_(None),
-        ReceptionRegistration.occurs_at >= datetime.now(timezone.utc))
+        ReceptionRegistration.occurs_at >= utcnow())
     return await UserRepository(session).chats(union(subscribers, attendees).subquery().select())
 
 
@@ -122,7 +122,7 @@ async def move_registrations(session, reception: ReceptionSession, old_start: da
     shift = reception.starts_at - old_start
     rows = list((await session.execute(
         select(ReceptionRegistration).where(ReceptionRegistration.session_id == reception.id,
-                                            ReceptionRegistration.occurs_at >= datetime.now(timezone.utc))
+                                            ReceptionRegistration.occurs_at >= utcnow())
         .order_by(ReceptionRegistration.occurs_at.desc() if shift.total_seconds() > 0
                   else ReceptionRegistration.occurs_at))).scalars())
     taken = {(row.user_id, row.occurs_at) for row in rows}
