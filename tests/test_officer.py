@@ -41,6 +41,14 @@ async def _poll(tab: Browser) -> list[dict]:
     return data["messages"]
 
 
+async def _public_order_feedback(citizen: Browser, text: str) -> None:
+    """Anonymous feedback that the demo ward routes to the office unit (the officer_tab's)."""
+    await describe(citizen, "feedback", "public_order", text)
+    await citizen.send(button="location:skip")
+    await citizen.send(button="consent:anonymous")
+    await citizen.send(button="submit:send")
+
+
 async def _denounce(citizen: Browser) -> None:
     await describe(citizen, "denunciation", "public_order", "Cán bộ X nhận tiền để bỏ qua vi phạm xây dựng ở ngõ 5.")
     await citizen.send(button="location:skip")
@@ -150,10 +158,7 @@ async def test_an_officer_of_another_unit_cannot_see_or_act(runtime, citizen, of
 
 async def test_inbox_orders_by_nearest_deadline_and_filters(runtime, citizen, officer_tab):
     for text in ("Trộm cắp xe máy liên tục ở ngõ 8 Hàng Bạc.", "Karaoke gây ồn sau 23 giờ ở số 20 Hàng Bạc."):
-        await describe(citizen, "feedback", "public_order", text)
-        await citizen.send(button="location:skip")
-        await citizen.send(button="consent:anonymous")
-        await citizen.send(button="submit:send")
+        await _public_order_feedback(citizen, text)
     first, second = await rows(runtime, Item)
     async with runtime.uows() as uow:
         for deadline in await uow.items.open_deadlines(second.id):
@@ -173,10 +178,7 @@ async def test_inbox_orders_by_nearest_deadline_and_filters(runtime, citizen, of
 
 
 async def test_an_officer_answers_with_a_template_in_one_tap(runtime, citizen, officer_tab):
-    await describe(citizen, "feedback", "public_order", "Karaoke gây ồn sau 23 giờ ở số 20 Hàng Bạc.")
-    await citizen.send(button="location:skip")
-    await citizen.send(button="consent:anonymous")
-    await citizen.send(button="submit:send")
+    await _public_order_feedback(citizen, "Karaoke gây ồn sau 23 giờ ở số 20 Hàng Bạc.")
     [item] = await rows(runtime, Item)
     await officer_tab.send(button=f"g:oi:{item.id}")
     await officer_tab.send(button="oa:accept")
@@ -206,10 +208,7 @@ templates:
 """, encoding="utf-8")
     await import_file(runtime.uows, path, zone=runtime.settings.zone)
 
-    await describe(citizen, "feedback", "public_order", "Karaoke gây ồn sau 23 giờ ở số 20 Hàng Bạc.")
-    await citizen.send(button="location:skip")
-    await citizen.send(button="consent:anonymous")
-    await citizen.send(button="submit:send")
+    await _public_order_feedback(citizen, "Karaoke gây ồn sau 23 giờ ở số 20 Hàng Bạc.")
     [item] = await rows(runtime, Item)
     await officer_tab.send(button=f"g:oi:{item.id}")
     await officer_tab.send(button="oa:accept")
@@ -226,10 +225,7 @@ templates:
     assert answer.note == "Công an phường đã nhắc nhở cơ sở karaoke và lập biên bản."
 
     # Request-info has no commune templates: the built-in ones stay.
-    await describe(citizen, "feedback", "public_order", "Xe tải đỗ chắn lối đi ở ngõ 12 Hàng Bạc cả ngày.")
-    await citizen.send(button="location:skip")
-    await citizen.send(button="consent:anonymous")
-    await citizen.send(button="submit:send")
+    await _public_order_feedback(citizen, "Xe tải đỗ chắn lối đi ở ngõ 12 Hàng Bạc cả ngày.")
     second = max(await rows(runtime, Item), key=lambda row: row.id)
     await officer_tab.send(button=f"g:oi:{second.id}")
     await officer_tab.send(button="oa:accept")
@@ -255,10 +251,7 @@ async def test_a_template_naming_an_unknown_category_is_refused_with_its_line(ru
 async def test_an_answer_goes_with_photos_the_citizen_sees_in_their_chat(runtime, citizen, officer_tab):
     from tests.test_webchat_media import png, upload
 
-    await describe(citizen, "feedback", "public_order", "Biển quảng cáo lấn chiếm vỉa hè trước số 30 Hàng Bạc.")
-    await citizen.send(button="location:skip")
-    await citizen.send(button="consent:anonymous")
-    await citizen.send(button="submit:send")
+    await _public_order_feedback(citizen, "Biển quảng cáo lấn chiếm vỉa hè trước số 30 Hàng Bạc.")
     [item] = await rows(runtime, Item)
     await officer_tab.send(button=f"g:oi:{item.id}")
     await officer_tab.send(button="oa:accept")
