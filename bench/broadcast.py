@@ -26,7 +26,7 @@ from telegram.ext import AIORateLimiter
 
 import bot.channels.telegram as telegram_channel
 
-from bench.common import DatabaseUnavailable, Table, database
+from bench.common import DatabaseUnavailable, Table, database, run_alone
 from bench.fake_bot_api import FakeBotAPIProcess
 from bot.app import Runtime
 from bot.publishing import announce
@@ -194,10 +194,7 @@ def parse(argv: list[str] | None = None) -> tuple[Options, argparse.Namespace]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from bench.__main__ import report
-
-    options, args = parse(argv)
-    report([asyncio.run(run(options))], args.json)
+    run_alone(parse, run, argv)
 
 
 if __name__ == "__main__":

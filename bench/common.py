@@ -7,6 +7,7 @@ markdown the README quotes, ``as_dict()`` is what ``--json`` writes and the smok
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
 import sys
@@ -142,3 +143,11 @@ def machine() -> str:
         pass
     return (f"{model}, {os.cpu_count()} cores{memory}, {platform.system()} {platform.release()}, "
             f"Python {sys.version.split()[0]}")
+
+
+def run_alone(parse, run, argv: list[str] | None) -> None:
+    """``python3 -m bench.<name>``: parse its options, run it, print (and save) its tables."""
+    from bench.__main__ import report
+
+    options, args = parse(argv)
+    report([asyncio.run(run(options))], args.json)

@@ -34,7 +34,7 @@ from datetime import datetime, timezone
 
 from sqlalchemy import func, select, text
 
-from bench.common import DatabaseUnavailable, Table, database
+from bench.common import DatabaseUnavailable, Table, database, run_alone
 from bench.fake_bot_api import FakeBotAPIProcess
 from bot.settings import Settings
 from storage.db import create_engine, session_factory
@@ -266,10 +266,7 @@ def parse(argv: list[str] | None = None) -> tuple[Options, argparse.Namespace]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from bench.__main__ import report
-
-    options, args = parse(argv)
-    report([asyncio.run(run(options))], args.json)
+    run_alone(parse, run, argv)
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from sqlalchemy import func, insert, select
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, BaseUpdateProcessor, TypeHandler
 
-from bench.common import DATABASES, DatabaseUnavailable, Table, database, percentile
+from bench.common import DATABASES, DatabaseUnavailable, Table, database, percentile, run_alone
 from bot.app import Runtime
 from bot.settings import Settings
 from storage.demo import DEMO_COMMUNE, seed_demo
@@ -465,10 +465,7 @@ def parse(argv: list[str] | None = None) -> tuple[Options, argparse.Namespace]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from bench.__main__ import report
-
-    options, args = parse(argv)
-    report([asyncio.run(run(options))], args.json)
+    run_alone(parse, run, argv)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ misses, the table names the slowest statement and prints its EXPLAIN (ANALYZE, B
 from __future__ import annotations
 
 import argparse
-import asyncio
 import statistics
 import tempfile
 import time
@@ -25,7 +24,7 @@ from datetime import datetime, time as clock_time
 
 from sqlalchemy import event, insert, select, text
 
-from bench.common import DatabaseUnavailable, Table, database
+from bench.common import DatabaseUnavailable, Table, database, run_alone
 from bot.app import Runtime
 from bot.settings import Settings
 from scheduler.sweep import sweep
@@ -204,10 +203,7 @@ def parse(argv: list[str] | None = None) -> tuple[Options, argparse.Namespace]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from bench.__main__ import report
-
-    options, args = parse(argv)
-    report([asyncio.run(run(options))], args.json)
+    run_alone(parse, run, argv)
 
 
 if __name__ == "__main__":
