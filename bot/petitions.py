@@ -7,7 +7,8 @@ redacted), its deadlines with their legal basis and the first audit event, all i
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from typing import NamedTuple
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -78,16 +79,25 @@ async def categories_for(uow, commune_code: int) -> list[Category]:
     return [Category(row.key, row.label_vi, row.label_en) for row in rows]
 
 
-async def recent_duplicate(uow, citizen_id: int, description: str) -> Item | None:
-    """The citizen's item with the very same text filed in the last few minutes, if any."""
-    since = utcnow() - DUPLICATE_WINDOW
-    return (await uow.session.execute(
-        select(Item).where(Item.citizen_id == citizen_id, Item.received_at >= since, Item.description == description)
-        .order_by(Item.id.desc()).limit(1))).scalar_one_or_none()
+async def recent_duplicate(uow, citizen_id: int, description: str) -> str | None:
+    """The tracking code of the citizen's item with the very same text filed in the last few minutes, if any."""
+    return await uow.items.recent_by_text(citizen_id, description, utcnow() - DUPLICATE_WINDOW)
+
+
+class DueDate(NamedTuple):
+    """A deadline of a newly filed item, as its receipt shows it (the row itself is written at commit)."""
+
+    phase: str
+    due_on: date
+    rule_id: str
+    citation: str
 
 
 async def file_submission(uow, citizen_id: int, channel: str, chat_id: str, submission: Submission,
-                          zone: ZoneInfo) -> tuple[Item, list[ItemDeadline]]:
+                          zone: ZoneInfo) -> tuple[Item, list[DueDate]]:
+    """The item with its contact, deadlines and audit event, and its unit's officers told. Nothing is
+    flushed here: submissions committed together are written with one statement a table
+    (``ItemRepository.add_filed``); the item has its id once the next statement runs."""
     kind = submission.kind
     if kind is ItemKind.denunciation and submission.contact is None:
         kind = ItemKind.information  # anonymous denunciations are information only (Luật Tố cáo 2018, Đ.25)
@@ -96,18 +106,19 @@ async def file_submission(uow, citizen_id: int, channel: str, chat_id: str, subm
     fallback = await uow.units.fallback_for(submission.commune_code)
     unit_id = route(rules, submission.commune_code, submission.category, fallback.id if fallback else None)
     received_at = utcnow()
-    item = Item(tracking_code=await _unused_code(uow), kind=kind.value, category=submission.category,
+    # 45 random bits: a code already taken is too rare to look up first. The unique constraint refuses
+    # it, and the pipeline runs the step again, with a new code (handlers/pipeline.py, GroupCommit).
+    item = Item(tracking_code=new_tracking_code(), kind=kind.value, category=submission.category,
                 commune_code=submission.commune_code, unit_id=unit_id, citizen_id=citizen_id, channel=channel,
                 chat_id=chat_id, status=ItemStatus.received.value, description=submission.description,
                 photos=list(submission.photos), latitude=submission.latitude, longitude=submission.longitude,
                 address=submission.address, anonymous=submission.contact is None,
                 remote_area=submission.remote_area, received_at=received_at)
-    uow.items.add(item)
-    await uow.items.flush()
+    rows: dict = {}
     if submission.contact is not None:
         c = submission.contact
-        uow.items.add_contact(ItemContact(item_id=item.id, full_name=c.full_name, address=c.address, phone=c.phone))
-        uow.session.add(Consent(user_id=citizen_id, purpose=CONTACT_PURPOSE))
+        rows[ItemContact.__table__] = [{"full_name": c.full_name, "address": c.address, "phone": c.phone}]
+        rows[Consent.__table__] = [{"user_id": citizen_id, "purpose": CONTACT_PURPOSE, "granted_at": received_at}]
     received_on = received_at.astimezone(zone).date()
     deadlines = []
     for phase in PHASES_AT_RECEIPT[kind]:
@@ -115,36 +126,40 @@ async def file_submission(uow, citizen_id: int, channel: str, chat_id: str, subm
             deadline = deadline_for(kind, phase, received_on, remote_area=submission.remote_area)
         except NoRule:
             continue
-        row = ItemDeadline(item_id=item.id, phase=phase.value, due_on=deadline.due_on,
-                           rule_id=deadline.rule.rule_id, citation=deadline.rule.citation)
-        uow.items.add_deadline(row)
-        deadlines.append(row)
-    uow.items.record(ItemEvent(item_id=item.id, actor_id=citizen_id, action="submit",
-                               to_status=ItemStatus.received.value, data={"channel": channel}))
-    await notify_unit(uow, item, deadlines)
+        deadlines.append(DueDate(phase.value, deadline.due_on, deadline.rule.rule_id, deadline.rule.citation))
+    rows[ItemDeadline.__table__] = [{**d._asdict(), "created_at": received_at} for d in deadlines]
+    rows[ItemEvent.__table__] = [{"at": received_at, "actor_id": citizen_id, "action": "submit", "from_status": None,
+                                  "to_status": ItemStatus.received.value, "note": None,
+                                  "data": {"channel": channel}}]
+    uow.items.add_filed(item, rows)
+    notify_unit(uow, item, deadlines)
     return item, deadlines
 
 
-async def notify_unit(uow, item: Item, deadlines: list[ItemDeadline]) -> None:
-    """Tell every officer of the item's unit at once, on each channel they use. No personal data of
-    the petitioner is in the message: officers open the item to read it (redacted for denunciations)."""
+def notify_unit(uow, item: Item, deadlines: list[DueDate]) -> None:
+    """Tell every officer of the item's unit, on each channel they use, when the transaction commits
+    (the message's button needs the item's id). No personal data of the petitioner is in the message:
+    officers open the item to read it (redacted for denunciations)."""
     if item.unit_id is None:
         return
-    staff = await uow.users.chats(
-        select(User.id).where(User.unit_id == item.unit_id, User.role.in_(STAFF_ROLES)))
     first_due = min((d.due_on for d in deadlines), default=None)
-    for user_id, language, channel, chat_id in staff:
-        text = t(language, "officer.new_item", code=item.tracking_code, kind=t(language, f"kind.{item.kind}"),
-                 due=first_due.strftime("%d/%m/%Y") if first_due else "—")
-        reply = Reply(text, ((Button(t(language, "officer.open"), f"g:oi:{item.id}"),),))
-        await uow.outbox.enqueue(channel, chat_id, reply, dedupe_key=f"new-item:{item.id}:{user_id}:{channel}")
+    uow.before_commit(_tell_units).append((item, first_due))
 
 
-async def _unused_code(uow) -> str:
-    while True:
-        code = new_tracking_code()
-        if await uow.items.by_tracking_code(code) is None:
-            return code
+async def _tell_units(uow, items: list[tuple[Item, date | None]]) -> None:
+    """The new-item notices of every item filed in one transaction: one read of the staff, one write."""
+    staff: dict[int, list[tuple[int, str, str, str]]] = {}
+    for unit_id, user_id, language, channel, chat_id in await uow.users.staff_chats(
+            {item.unit_id for item, _ in items}, STAFF_ROLES):
+        staff.setdefault(unit_id, []).append((user_id, language, channel, chat_id))
+    notices = []
+    for item, first_due in items:
+        for user_id, language, channel, chat_id in staff.get(item.unit_id, []):
+            text = t(language, "officer.new_item", code=item.tracking_code, kind=t(language, f"kind.{item.kind}"),
+                     due=first_due.strftime("%d/%m/%Y") if first_due else "—")
+            reply = Reply(text, ((Button(t(language, "officer.open"), f"g:oi:{item.id}"),),))
+            notices.append((channel, chat_id, reply, f"new-item:{item.id}:{user_id}:{channel}"))
+    await uow.outbox.enqueue_many(notices)
 
 
 async def move(uow, item: Item, action: Action, *, actor_id: int | None, note: str | None = None,

@@ -9,12 +9,14 @@ again so the conversation stays usable.
 
 from __future__ import annotations
 
-import copy
+import asyncio
 import logging
+from collections import deque
 from dataclasses import dataclass
 from enum import Enum
+from weakref import WeakKeyDictionary
 
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 
 from bot.domain.dialog import Button, Conversation, Incoming, Reply
 from bot.settings import Settings
@@ -49,13 +51,159 @@ async def handle_incoming(incoming: Incoming, uows: UnitOfWorkFactory, settings:
     is checked before its photo is stored)."""
     if not flood_checked and await turned_away(incoming, uows, settings):
         return Result(Outcome.flooded, [])
-    try:
-        return await _process(incoming, uows, settings)
-    except (SQLAlchemyError, OSError):  # asyncpg's refused connection is a bare OSError, not wrapped
-        raise
-    except Exception:
-        log.exception("flow failed channel=%s update=%s", incoming.channel, incoming.update_key)
-        return await _apologise(incoming, uows, settings)
+    return await group_commit_for(uows).submit(incoming, settings)
+
+
+# Enough to divide a step's statements many times over, few enough that the last delivery of a
+# full group still gets its answer in tens of milliseconds.
+MAX_GROUP = 64
+
+
+class GroupCommit:
+    """Deliveries that arrive while a transaction is running are committed together in the next one.
+
+    A lone delivery starts at once, so a quiet bot answers as fast as before. Under load every
+    statement of a step (delivery record, identities, conversations, replies) runs once for the whole
+    group instead of once per delivery, which is where a step's time went (bench/pipeline.py). A group
+    holds at most one delivery of a chat and of a person, in arrival order, so one chat's messages are
+    still handled one after another. If anything in a group fails, the group is rolled back and each
+    of its deliveries is run again alone, so one broken flow or conflicting write costs nobody else
+    their message; a database that cannot be reached (or stays locked) fails them all at once instead,
+    and each adapter asks its user to try again shortly.
+    """
+
+    def __init__(self, uows: UnitOfWorkFactory, max_group: int = MAX_GROUP):
+        self.uows = uows
+        self.max_group = max_group
+        self._waiting: deque[_Waiting] = deque()
+        self._worker: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.groups = 0   # groups committed, and the deliveries in them (for tests and benchmarks)
+        self.grouped = 0
+
+    async def submit(self, incoming: Incoming, settings: Settings) -> Result:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a new event loop (tests make one each): nothing of the old one is alive
+            self._loop, self._waiting, self._worker = loop, deque(), None
+        waiting = _Waiting(incoming, settings, loop.create_future())
+        self._waiting.append(waiting)
+        if self._worker is None or self._worker.done():
+            self._worker = loop.create_task(self._drain())
+        # Shielded: a caller that gives up (a web client gone) does not take the delivery with it.
+        return await asyncio.shield(waiting.future)
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            group = self._take()
+            try:
+                results = await _process_group(group, self.uows)
+            except asyncio.CancelledError:  # the event loop is shutting down: nobody waits forever
+                for waiting in group:
+                    waiting.future.cancel()
+                raise
+            except Exception as exc:  # noqa: BLE001 - every failure of a group is answered below
+                if len(group) == 1 and not isinstance(exc, IntegrityError):
+                    await self._answer_failure(group[0], exc)
+                elif _fails_everyone(exc):
+                    log.warning("group of %d: database unavailable (%s)", len(group), type(exc).__name__)
+                    for waiting in group:
+                        _settle(waiting.future, exception=exc)
+                else:
+                    log.info("group of %d failed (%s); running each alone", len(group), type(exc).__name__)
+                    for waiting in group:
+                        await self._alone(waiting)
+                continue
+            self.groups += 1
+            self.grouped += len(group)
+            for waiting, result in zip(group, results):
+                _settle(waiting.future, result=result)
+
+    def _take(self) -> list["_Waiting"]:
+        """The oldest deliveries of distinct chats and people of one channel, up to ``max_group``;
+        the rest keep their order for the next group."""
+        group: list[_Waiting] = []
+        taken: set[tuple[str, str]] = set()
+        blocked: set[tuple[str, str]] = set()  # a chat whose older delivery waits goes no further
+        left: deque[_Waiting] = deque()
+        first = self._waiting[0]
+        for waiting in self._waiting:
+            incoming = waiting.incoming
+            keys = {("chat", incoming.chat_id), ("user", incoming.user_id)}
+            if (len(group) < self.max_group and incoming.channel == first.incoming.channel
+                    and waiting.settings is first.settings and not keys & taken and not keys & blocked):
+                group.append(waiting)
+                taken |= keys
+            else:
+                left.append(waiting)
+                blocked |= keys
+        self._waiting = left
+        return group
+
+    async def _alone(self, waiting: "_Waiting") -> None:
+        for attempt in (1, 2):
+            try:
+                [result] = await _process_group([waiting], self.uows)
+            except IntegrityError as exc:
+                # A write that met another's (the same new person from two processes, a tracking code
+                # drawn twice): the second run sees the other row, or draws another code.
+                if attempt == 1:
+                    continue
+                await self._answer_failure(waiting, exc)
+                return
+            except Exception as exc:  # noqa: BLE001 - answered below
+                await self._answer_failure(waiting, exc)
+                return
+            _settle(waiting.future, result=result)
+            return
+
+    async def _answer_failure(self, waiting: "_Waiting", exc: Exception) -> None:
+        """A delivery that failed alone: a database error goes back to the adapter (which asks the user
+        to retry); a bug inside a flow is apologised for, and the conversation stays where it was."""
+        if isinstance(exc, (SQLAlchemyError, OSError)):  # asyncpg's refused connection is a bare OSError
+            _settle(waiting.future, exception=exc)
+            return
+        log.error("flow failed channel=%s update=%s", waiting.incoming.channel, waiting.incoming.update_key,
+                  exc_info=exc)
+        try:
+            result = await _apologise(waiting.incoming, self.uows, waiting.settings)
+        except Exception as error:  # noqa: BLE001 - the adapter answers a database error
+            _settle(waiting.future, exception=error)
+            return
+        _settle(waiting.future, result=result)
+
+
+@dataclass
+class _Waiting:
+    incoming: Incoming
+    settings: Settings
+    future: asyncio.Future
+
+
+def _settle(future: asyncio.Future, *, result: Result | None = None, exception: BaseException | None = None) -> None:
+    if future.done():
+        return
+    if exception is not None:
+        future.set_exception(exception)
+    else:
+        future.set_result(result)
+
+
+def _fails_everyone(exc: BaseException) -> bool:
+    """A failure that running each delivery alone would only repeat, once per delivery: the database
+    cannot be reached, timed out, or is locked (SQLite's busy timeout has already been waited out)."""
+    return isinstance(exc, (OSError, TimeoutError, OperationalError, InterfaceError)) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated)
+
+
+_group_commits: WeakKeyDictionary[UnitOfWorkFactory, GroupCommit] = WeakKeyDictionary()
+
+
+def group_commit_for(uows: UnitOfWorkFactory) -> GroupCommit:
+    """One group commit per running tiepdan (its unit-of-work factory), made on first use."""
+    group_commit = _group_commits.get(uows)
+    if group_commit is None:
+        group_commit = _group_commits[uows] = GroupCommit(uows)
+    return group_commit
 
 
 async def _apologise(incoming: Incoming, uows: UnitOfWorkFactory, settings: Settings) -> Result:
@@ -71,32 +219,44 @@ async def _apologise(incoming: Incoming, uows: UnitOfWorkFactory, settings: Sett
         return Result(Outcome.handled, [reply], user.id)
 
 
-async def _process(incoming: Incoming, uows: UnitOfWorkFactory, settings: Settings) -> Result:
+async def _process_group(group: list[_Waiting], uows: UnitOfWorkFactory) -> list[Result]:
+    """Run each delivery of ``group`` (one channel, distinct chats and people) through its flow step
+    in one transaction; their results in the same order. Raises whatever any step raised."""
+    channel = group[0].incoming.channel
     async with uows() as uow:
-        if not await uow.inbound.first_delivery(incoming.channel, incoming.update_key):
-            log.info("ignored redelivery channel=%s update=%s", incoming.channel, incoming.update_key)
-            return Result(Outcome.duplicate, [])
-        user = await uow.users.get_or_create(
-            incoming.channel, incoming.user_id, incoming.chat_id, language=_first_language(incoming, settings)
-        )
-        # Messages a platform held until this chat's next interaction (Zalo's 7-day window) leave first.
-        await release_held(uow, incoming.channel, incoming.chat_id, user.language)
-        row = await uow.conversations.load(incoming.channel, incoming.chat_id)
-        # A deep copy: flows change nested values in place, and the row must see a new value to save it.
-        conversation = (
-            Conversation(row.flow, row.step, copy.deepcopy(row.data or {}), list(row.expected_buttons or []))
-            if row is not None else Conversation()
-        )
-        ctx = FlowContext(uow=uow, user=user, incoming=incoming, conversation=conversation, settings=settings)
-        await _route(ctx, is_new=row is None)
-        conversation.expected_buttons = [v for r in ctx.replies for v in r.button_values()] or \
-            conversation.expected_buttons
-        await uow.conversations.save(incoming.channel, incoming.chat_id, user.id, conversation, row)
-        key = f"reply:{incoming.channel}:{incoming.update_key}"
-        await uow.outbox.enqueue_all(incoming.channel, incoming.chat_id,
-                                     [(reply, f"{key}:{index}") for index, reply in enumerate(ctx.replies)])
+        fresh = await uow.inbound.first_deliveries(channel, [w.incoming.update_key for w in group])
+        live = [w for w in group if w.incoming.update_key in fresh]
+        for waiting in group:
+            if waiting.incoming.update_key not in fresh:
+                log.info("ignored redelivery channel=%s update=%s", channel, waiting.incoming.update_key)
+        if not live:
+            return [Result(Outcome.duplicate, []) for _ in group]
+        users = await uow.users.get_or_create_many(channel, [
+            (w.incoming.user_id, w.incoming.chat_id, _first_language(w.incoming, w.settings)) for w in live])
+        conversations = await uow.conversations.load_many(channel, [w.incoming.chat_id for w in live])
+        results: dict[str, Result] = {}
+        saves, replies = [], []
+        for waiting in live:
+            incoming = waiting.incoming
+            user = users[incoming.user_id]
+            # Messages a platform held until this chat's next interaction (Zalo's 7-day window) leave first.
+            await release_held(uow, channel, incoming.chat_id, user.language)
+            conversation = conversations.get(incoming.chat_id)
+            is_new = conversation is None
+            conversation = conversation or Conversation()
+            ctx = FlowContext(uow=uow, user=user, incoming=incoming, conversation=conversation,
+                              settings=waiting.settings)
+            await _route(ctx, is_new=is_new)
+            conversation.expected_buttons = [v for r in ctx.replies for v in r.button_values()] or \
+                conversation.expected_buttons
+            saves.append((incoming.chat_id, user.id, conversation))
+            key = f"reply:{channel}:{incoming.update_key}"
+            replies += [(channel, incoming.chat_id, reply, f"{key}:{index}") for index, reply in enumerate(ctx.replies)]
+            results[incoming.update_key] = Result(Outcome.handled, ctx.replies, user.id)
+        await uow.conversations.save_many(channel, saves)
+        await uow.outbox.enqueue_many(replies)
         await uow.commit()
-        return Result(Outcome.handled, ctx.replies, user.id)
+    return [results.get(w.incoming.update_key) or Result(Outcome.duplicate, []) for w in group]
 
 
 def _first_language(incoming: Incoming, settings: Settings) -> str:

@@ -269,7 +269,7 @@ class SubmitFlow:
         if not force:
             earlier = await recent_duplicate(ctx.uow, ctx.user.id, data["description"])
             if earlier is not None:
-                await ctx.goto("submit", "duplicate", duplicate_of=earlier.tracking_code)
+                await ctx.goto("submit", "duplicate", duplicate_of=earlier)
                 return
         contact = Contact(data["name"], data["address"], data["phone"]) if data.get("consent") else None
         parts = [{"kind": data["kind"], "category": data["category"], "description": data["description"]},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable, Iterable, Sequence
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, event, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -66,6 +66,36 @@ _IDENTITY_SEEN = (
 _CONVERSATION = select(ConversationState).where(
     ConversationState.channel == bindparam("channel"), ConversationState.chat_id == bindparam("chat_id"))
 _CONVERSATION_LOCKED = _CONVERSATION.with_for_update()
+# The same reads and writes for a group of deliveries committed together (handlers/pipeline.py):
+# one statement for the whole group instead of one per delivery.
+_IDENTITIES_AND_USERS = (
+    select(ChannelIdentity.external_id, ChannelIdentity.id, ChannelIdentity.last_chat_id,
+           ChannelIdentity.last_seen_at, User)
+    .join(User, User.id == ChannelIdentity.user_id)
+    .where(ChannelIdentity.channel == bindparam("channel"),
+           ChannelIdentity.external_id.in_(bindparam("external_ids", expanding=True))))
+_conversations = ConversationState.__table__
+_CONVERSATIONS = (
+    select(_conversations.c.chat_id, _conversations.c.flow, _conversations.c.step, _conversations.c.data,
+           _conversations.c.expected_buttons)
+    .where(_conversations.c.channel == bindparam("channel"),
+           _conversations.c.chat_id.in_(bindparam("chat_ids", expanding=True)))
+    .order_by(_conversations.c.chat_id))  # one lock order for every group: no deadlock between two
+_CONVERSATIONS_LOCKED = _CONVERSATIONS.with_for_update()
+_processed = ProcessedUpdate.__table__
+_items = Item.__table__
+_RECENT_BY_TEXT = (
+    select(_items.c.tracking_code)
+    .where(_items.c.citizen_id == bindparam("citizen_id"), _items.c.received_at >= bindparam("since"),
+           _items.c.description == bindparam("description"))
+    .order_by(_items.c.id.desc()).limit(1))
+_users = User.__table__
+_STAFF_CHATS = (
+    select(_users.c.unit_id, _users.c.id, _users.c.language, _identities.c.channel, _identities.c.last_chat_id)
+    .join(_identities, _identities.c.user_id == _users.c.id)
+    .where(_users.c.unit_id.in_(bindparam("unit_ids", expanding=True)), _users.c.role.in_(bindparam("roles", expanding=True)),
+           _identities.c.last_chat_id.is_not(None))
+    .order_by(_users.c.id, _identities.c.id))
 
 
 class UserRepository:
@@ -100,6 +130,36 @@ class UserRepository:
         await self.session.flush()
         return user
 
+    async def get_or_create_many(self, channel: str, people: Sequence[tuple[str, str, str]]) -> dict[str, User]:
+        """``get_or_create`` for several people of one channel at once: (external id, chat id, language
+        of a new user) each, distinct external ids. One read for all; one write for the stale
+        ``last_seen_at`` among them; the new users and their identities in one flush each."""
+        found = (await self.session.execute(
+            _IDENTITIES_AND_USERS, {"channel": channel, "external_ids": [person[0] for person in people]})).all()
+        now = utcnow()
+        users: dict[str, User] = {}
+        seen = []
+        known = {external_id: rest for external_id, *rest in found}
+        for external_id, chat_id, _ in people:
+            if external_id not in known:
+                continue
+            identity_id, last_chat_id, last_seen_at, user = known[external_id]
+            users[external_id] = user
+            if last_chat_id != chat_id or last_seen_at is None or now - last_seen_at >= LAST_SEEN_PRECISION:
+                seen.append({"identity_id": identity_id, "chat": chat_id, "seen": now})
+        if seen:
+            await self.session.execute(_IDENTITY_SEEN, seen)
+        new = [(external_id, chat_id, User(language=language)) for external_id, chat_id, language in people
+               if external_id not in users]
+        if new:
+            self.session.add_all([user for _, _, user in new])
+            await self.session.flush()
+            self.session.add_all([ChannelIdentity(channel=channel, external_id=external_id, user_id=user.id,
+                                                  last_chat_id=chat_id) for external_id, chat_id, user in new])
+            await self.session.flush()
+            users.update((external_id, user) for external_id, _, user in new)
+        return users
+
     async def get(self, user_id: int) -> User | None:
         return await self.session.get(User, user_id)
 
@@ -111,6 +171,12 @@ class UserRepository:
             .join(ChannelIdentity, ChannelIdentity.user_id == User.id)
             .where(User.id.in_(user_ids), ChannelIdentity.last_chat_id.is_not(None))
             .order_by(User.id, ChannelIdentity.id))
+        return [tuple(row) for row in rows.all()]
+
+    async def staff_chats(self, unit_ids, roles) -> list[tuple[int, int, str, str, str]]:
+        """(unit id, user id, language, channel, chat) for every channel the staff of ``unit_ids`` with
+        one of ``roles`` can be reached on; a Core read that flushes nothing."""
+        rows = await self.session.execute(_STAFF_CHATS, {"unit_ids": list(unit_ids), "roles": list(roles)})
         return [tuple(row) for row in rows.all()]
 
     def add(self, user: User) -> None:
@@ -140,6 +206,35 @@ class ConversationRepository:
         row.updated_at = utcnow()
         return row
 
+    async def load_many(self, channel: str, chat_ids: Sequence[str]) -> dict[str, Conversation]:
+        """The conversations of several chats of one channel, locked on PostgreSQL like ``load``;
+        chats with none yet are missing from the answer."""
+        query = _CONVERSATIONS_LOCKED if self.session.bind.dialect.name == "postgresql" else _CONVERSATIONS
+        rows = await self.session.execute(query, {"channel": channel, "chat_ids": list(chat_ids)})
+        # Each row's JSON is decoded afresh, so a flow may change it in place.
+        return {chat_id: Conversation(flow, step, data or {}, list(expected or []))
+                for chat_id, flow, step, data, expected in rows.all()}
+
+    async def save_many(self, channel: str, saves: Sequence[tuple[str, int, Conversation]]) -> None:
+        """Write (chat id, user id, conversation) for several chats in one statement, inserting the
+        ones that have none yet."""
+        if not saves:
+            return
+        now = utcnow()
+        statement = _PREBUILT.get(("upsert", self.session.bind.dialect.name, "conversations"))
+        if statement is None:
+            insert = _insert(self.session, _conversations)
+            statement = insert.on_conflict_do_update(
+                index_elements=["channel", "chat_id"],
+                set_={name: insert.excluded[name] for name in ("user_id", "flow", "step", "data",
+                                                               "expected_buttons", "updated_at")})
+            _PREBUILT[("upsert", self.session.bind.dialect.name, "conversations")] = statement
+        rows = [{"channel": channel, "chat_id": chat_id, "user_id": user_id, "flow": conversation.flow,
+                 "step": conversation.step, "data": dict(conversation.data),
+                 "expected_buttons": list(conversation.expected_buttons), "updated_at": now}
+                for chat_id, user_id, conversation in saves]
+        await self.session.execute(statement, rows if len(rows) > 1 else rows[0])
+
 
 class InboundRepository:
     def __init__(self, session: AsyncSession):
@@ -151,6 +246,20 @@ class InboundRepository:
         result = await self.session.execute(statement, {"channel": channel, "update_key": update_key,
                                                         "processed_at": utcnow()})
         return result.rowcount == 1
+
+    async def first_deliveries(self, channel: str, update_keys: Sequence[str]) -> set[str]:
+        """``first_delivery`` for several deliveries of one channel in one statement: the keys that
+        had not been recorded before."""
+        key = ("returning", self.session.bind.dialect.name, "processed_updates")
+        statement = _PREBUILT.get(key)
+        if statement is None:
+            statement = _PREBUILT[key] = (
+                _insert(self.session, _processed).on_conflict_do_nothing(index_elements=["channel", "update_key"])
+                .returning(_processed.c.update_key))
+        now = utcnow()
+        rows = [{"channel": channel, "update_key": update_key, "processed_at": now} for update_key in update_keys]
+        result = await self.session.execute(statement, rows if len(rows) > 1 else rows[0])
+        return set(result.scalars().all())
 
     async def forget_older_than(self, cutoff: datetime) -> int:
         result = await self.session.execute(
@@ -183,10 +292,16 @@ class OutboxRepository:
     async def enqueue_all(self, channel: str, chat_id: str, replies: Sequence[tuple[Reply, str]], *,
                           item_id: int | None = None) -> None:
         """Several (reply, dedupe key) to one chat, in their order, in one statement."""
-        render = self.renderers.get(channel)
+        await self.enqueue_many([(channel, chat_id, reply, dedupe_key) for reply, dedupe_key in replies],
+                                item_id=item_id)
+
+    async def enqueue_many(self, messages: Sequence[tuple[str, str, Reply, str]], *,
+                           item_id: int | None = None) -> None:
+        """Several (channel, chat id, reply, dedupe key), each chat's in their order, in one statement."""
         now = utcnow()
         rows = []
-        for reply, dedupe_key in replies:
+        for channel, chat_id, reply, dedupe_key in messages:
+            render = self.renderers.get(channel)
             if render is not None:
                 reply = await render(self, channel, chat_id, reply, dedupe_key)
             rows.append({"dedupe_key": dedupe_key, "channel": channel, "chat_id": chat_id,
@@ -314,27 +429,39 @@ class OutboxRepository:
 
 
 class UnitRepository:
+    """Units, routing rules and fallback units are read once per transaction: they change only through
+    the importer, in a transaction of its own, and a group of submissions would otherwise read them
+    again for each one."""
+
     def __init__(self, session: AsyncSession):
         self.session = session
+        self._rules: dict[int, list[RoutingRule]] = {}
+        self._fallbacks: dict[int, Unit | None] = {}
+        self._units: dict[int, Unit | None] = {}
 
     async def get(self, unit_id: int) -> Unit | None:
-        return await self.session.get(Unit, unit_id)
+        if unit_id not in self._units:
+            with self.session.no_autoflush:  # a unit's row does not depend on what is pending
+                self._units[unit_id] = await self.session.get(Unit, unit_id)
+        return self._units[unit_id]
 
     async def for_commune(self, commune_code: int) -> list[Unit]:
         rows = await self.session.execute(select(Unit).where(Unit.commune_code == commune_code).order_by(Unit.id))
         return list(rows.scalars())
 
     async def routing_rules(self, commune_code: int) -> list[RoutingRule]:
-        rows = await self.session.execute(
-            select(RoutingRule).where(or_(RoutingRule.commune_code == commune_code, RoutingRule.commune_code.is_(None)))
-        )
-        return list(rows.scalars())
+        if commune_code not in self._rules:
+            rows = await self.session.execute(select(RoutingRule).where(
+                or_(RoutingRule.commune_code == commune_code, RoutingRule.commune_code.is_(None))))
+            self._rules[commune_code] = list(rows.scalars())
+        return self._rules[commune_code]
 
     async def fallback_for(self, commune_code: int) -> Unit | None:
-        rows = await self.session.execute(
-            select(Unit).where(Unit.commune_code == commune_code, Unit.is_fallback.is_(True)).order_by(Unit.id)
-        )
-        return rows.scalars().first()
+        if commune_code not in self._fallbacks:
+            rows = await self.session.execute(
+                select(Unit).where(Unit.commune_code == commune_code, Unit.is_fallback.is_(True)).order_by(Unit.id))
+            self._fallbacks[commune_code] = rows.scalars().first()
+        return self._fallbacks[commune_code]
 
     def add(self, obj) -> None:
         self.session.add(obj)
@@ -346,6 +473,46 @@ class UnitRepository:
 class ItemRepository:
     def __init__(self, session: AsyncSession):
         self.session = session
+        # Rows of new items' own tables (contact, consent, deadlines, events) waiting for the items' ids.
+        self._filed: list[tuple[Item, dict[Any, list[dict]]]] = []
+
+    def add_filed(self, item: Item, rows: dict[Any, list[dict]]) -> None:
+        """A new item with the rows that come with it, {table: [row]} (``item_id`` filled in where the
+        table has one). They are written like the ORM's autoflush would write them, but with one
+        statement a table for every item filed in the transaction: before the next statement the
+        session runs while autoflush is on, or at commit. A group of submissions (handlers/pipeline.py)
+        is thus written with a handful of statements instead of several per submission."""
+        if not self._filed:
+            sync = self.session.sync_session
+            if not event.contains(sync, "do_orm_execute", self._write_filed_before):
+                event.listen(sync, "do_orm_execute", self._write_filed_before)
+                event.listen(sync, "before_commit", self._write_filed)
+                event.listen(sync, "after_soft_rollback", self._forget_filed)
+        self.session.add(item)
+        self._filed.append((item, rows))
+
+    def _write_filed_before(self, state) -> None:
+        if self._filed and state.session.autoflush:
+            self._write_filed(state.session)
+
+    def _write_filed(self, session) -> None:
+        # Runs inside SQLAlchemy's greenlet (a session event), so the synchronous calls do async I/O.
+        if not self._filed:
+            return
+        filed, self._filed = self._filed, []
+        session.flush()  # the items get their ids
+        by_table: dict[Any, list[dict]] = {}
+        for item, rows in filed:
+            for table, table_rows in rows.items():
+                by_table.setdefault(table, []).extend(
+                    {**row, "item_id": item.id} if "item_id" in table.c else row for row in table_rows)
+        connection = session.connection()
+        for table, rows in by_table.items():
+            if rows:
+                connection.execute(table.insert(), rows)
+
+    def _forget_filed(self, session, previous_transaction) -> None:
+        self._filed = []
 
     def add(self, item: Item) -> None:
         self.session.add(item)
@@ -361,6 +528,13 @@ class ItemRepository:
 
     async def by_tracking_code(self, code: str) -> Item | None:
         return (await self.session.execute(select(Item).where(Item.tracking_code == code))).scalar_one_or_none()
+
+    async def recent_by_text(self, citizen_id: int, description: str, since: datetime) -> str | None:
+        """The tracking code of the citizen's latest stored item with this very text received since
+        ``since`` (not flushing the transaction's pending items, which are other people's)."""
+        with self.session.no_autoflush:
+            return (await self.session.execute(_RECENT_BY_TEXT, {
+                "citizen_id": citizen_id, "description": description, "since": since})).scalar()
 
     async def contact(self, item_id: int) -> ItemContact | None:
         return await self.session.get(ItemContact, item_id)

@@ -9,7 +9,7 @@ Leaving the block without ``commit()`` rolls back; objects loaded inside stay re
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -30,6 +30,7 @@ class UnitOfWork:
         self._on_commit = on_commit
         self.session: AsyncSession | None = None
         self.enqueued = 0
+        self._before_commit: dict[Callable[..., Awaitable[None]], list[Any]] = {}
 
     async def __aenter__(self) -> "UnitOfWork":
         self.session = self._sessions()
@@ -48,7 +49,17 @@ class UnitOfWork:
         # expiring them, so what a read-only unit of work returns stays readable afterwards.
         await self.session.close()
 
+    def before_commit(self, hook: Callable[["UnitOfWork", list[Any]], Awaitable[None]]) -> list[Any]:
+        """A list to collect things in during the transaction; at commit, after everything pending is
+        flushed (new rows have their ids), ``hook(uow, collected)`` runs once for all of them."""
+        return self._before_commit.setdefault(hook, [])
+
     async def commit(self) -> None:
+        while self._before_commit:
+            await self.session.flush()
+            hooks, self._before_commit = self._before_commit, {}
+            for hook, collected in hooks.items():
+                await hook(self, collected)
         await self.session.commit()
         if self.enqueued and self._on_commit:
             # Wake the outbox dispatcher so a reply leaves in milliseconds, not at the next poll.
@@ -58,6 +69,7 @@ class UnitOfWork:
     async def rollback(self) -> None:
         await self.session.rollback()
         self.enqueued = 0
+        self._before_commit = {}
 
 
 class UnitOfWorkFactory:

@@ -1,0 +1,182 @@
+"""Deliveries that arrive together share a transaction (handlers/pipeline.py, GroupCommit), on both
+databases: each still gets its own answer, one chat's messages keep their order, a failure costs
+nobody else their message, and python-telegram-bot hands over updates of different chats at once
+without holding more than its bound in memory."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+import bot.petitions
+import handlers.pipeline as pipeline
+from bot.channels.telegram import ChatOrderedUpdates, UpdateQueue
+from bot.domain.dialog import Incoming
+from handlers.core import FLOWS
+from handlers.pipeline import Outcome, group_commit_for, handle_incoming
+from storage.models import ConversationState, Item, OutboxMessage, ProcessedUpdate
+from tests.webchat import Browser, file_feedback, reach_menu, rows
+
+CHANNEL = "web"
+
+
+def said(chat: str, key: str, **fields) -> Incoming:
+    return Incoming(CHANNEL, chat, chat, f"{chat}:{key}", **fields)
+
+
+async def replies_to(runtime, chat: str) -> list[str]:
+    return [row.payload["text"] for row in await rows(runtime, OutboxMessage, OutboxMessage.chat_id == chat)]
+
+
+async def conversation(runtime, chat: str) -> tuple[str, str] | None:
+    found = await rows(runtime, ConversationState, ConversationState.chat_id == chat)
+    return (found[0].flow, found[0].step) if found else None
+
+
+async def test_deliveries_arriving_together_share_a_commit_and_each_gets_its_own_answer(runtime):
+    commits = group_commit_for(runtime.uows)
+    groups_before = commits.groups
+    chats = [f"together-{n}" for n in range(20)]
+    results = await asyncio.gather(*(handle_incoming(said(chat, "1", text="/start"), runtime.uows, runtime.settings)
+                                     for chat in chats))
+    assert [result.outcome for result in results] == [Outcome.handled] * 20
+    assert commits.groups - groups_before <= 2  # not twenty transactions
+    for chat, result in zip(chats, results):
+        assert await conversation(runtime, chat) == ("start", "language")
+        texts = await replies_to(runtime, chat)
+        assert texts == [reply.text for reply in result.replies] and "Xin chào" in texts[0]
+    assert len(await rows(runtime, ProcessedUpdate)) >= 20
+
+
+async def test_one_chats_messages_go_in_later_groups_in_the_order_they_came(runtime, monkeypatch):
+    groups: list[list[str]] = []
+    real = pipeline._process_group
+
+    async def recorded(group, uows):
+        groups.append([waiting.incoming.chat_id for waiting in group])
+        return await real(group, uows)
+
+    monkeypatch.setattr(pipeline, "_process_group", recorded)
+    steps = [said("ordered", "1", text="/start"), said("ordered", "2", button="lang:vi"),
+             said("ordered", "3", text="hoan kiem")]
+    others = [said(f"other-{n}", "1", text="/start") for n in range(5)]
+    # The chat's three arrive at once, mixed with other chats: each must see the state the one before left.
+    results = await asyncio.gather(*(handle_incoming(incoming, runtime.uows, runtime.settings)
+                                     for incoming in [steps[0], *others[:2], steps[1], *others[2:], steps[2]]))
+    assert all(result.outcome is Outcome.handled for result in results)
+    assert all(group.count("ordered") <= 1 for group in groups) and len(groups) >= 3
+    assert await conversation(runtime, "ordered") == ("start", "commune_pick")
+    [*_, last] = await rows(runtime, OutboxMessage, OutboxMessage.chat_id == "ordered")
+    assert "Phường Hoàn Kiếm" in str(last.payload["buttons"])  # the search ran on the chosen language
+
+
+async def test_the_same_delivery_twice_in_a_burst_is_handled_once(runtime):
+    twice = said("twice", "1", text="/start")
+    first, second = await asyncio.gather(handle_incoming(twice, runtime.uows, runtime.settings),
+                                         handle_incoming(twice, runtime.uows, runtime.settings))
+    assert sorted([first.outcome, second.outcome]) == sorted([Outcome.handled, Outcome.duplicate])
+    assert len(await replies_to(runtime, "twice")) == len((first.replies or second.replies))
+
+
+async def test_a_flow_that_breaks_inside_a_group_costs_the_others_nothing(runtime, monkeypatch):
+    start = FLOWS["start"]
+    real_begin = start.begin
+
+    async def begin(ctx):
+        if ctx.incoming.chat_id == "broken":
+            raise RuntimeError("a bug in a flow")
+        await real_begin(ctx)
+
+    monkeypatch.setattr(start, "begin", begin)
+    chats = ["fine-1", "broken", "fine-2", "fine-3"]
+    results = await asyncio.gather(*(handle_incoming(said(chat, "1", text="/start"), runtime.uows, runtime.settings)
+                                     for chat in chats))
+    assert all(result.outcome is Outcome.handled for result in results)
+    for chat in ("fine-1", "fine-2", "fine-3"):
+        assert await conversation(runtime, chat) == ("start", "language")
+        assert "Xin chào" in (await replies_to(runtime, chat))[0]
+    assert "Xin lỗi" in (await replies_to(runtime, "broken"))[0]  # an apology, not silence
+    assert await conversation(runtime, "broken") is None        # and no half-made state
+    keys = {row.update_key for row in await rows(runtime, ProcessedUpdate)}
+    assert {f"{chat}:1" for chat in chats} <= keys             # every delivery recorded once
+
+
+async def test_a_lost_database_fails_the_whole_group_at_once_and_nothing_is_recorded(runtime, monkeypatch):
+    calls = []
+
+    async def unreachable(group, uows):
+        calls.append(len(group))
+        raise ConnectionRefusedError("database down")
+
+    monkeypatch.setattr(pipeline, "_process_group", unreachable)
+    outcomes = await asyncio.gather(*(handle_incoming(said(f"down-{n}", "1", text="/start"), runtime.uows,
+                                                      runtime.settings) for n in range(6)),
+                                    return_exceptions=True)
+    assert all(isinstance(outcome, ConnectionRefusedError) for outcome in outcomes)  # the adapters ask to retry
+    assert sum(calls) == 6 and len(calls) < 6  # tried together, not retried one by one against a dead server
+    monkeypatch.undo()
+    again = await handle_incoming(said("down-0", "1", text="/start"), runtime.uows, runtime.settings)
+    assert again.outcome is Outcome.handled  # the retry is a first delivery: nothing was half-recorded
+
+
+async def test_a_tracking_code_drawn_twice_is_drawn_again(runtime, monkeypatch):
+    async with TestClient(TestServer(runtime.web_app)) as client:
+        first, second = Browser(client), Browser(client)
+        second.client = client
+        await reach_menu(first)
+        receipt = await file_feedback(first)
+        [taken] = [item.tracking_code for item in await rows(runtime, Item)]
+        assert taken in receipt[0]["text"]
+        drawn = iter([taken, taken, "TD-12345-6789A"])  # the same code twice: refused twice, then a new one
+        monkeypatch.setattr(bot.petitions, "new_tracking_code", lambda: next(drawn))
+        client.session.cookie_jar.clear()  # another citizen's browser
+        await reach_menu(second)
+        receipt = await file_feedback(second)
+    assert "TD-12345-6789A" in receipt[0]["text"]
+    assert sorted(item.tracking_code for item in await rows(runtime, Item)) == sorted([taken, "TD-12345-6789A"])
+
+
+async def test_the_update_queue_holds_at_most_its_limit_until_updates_are_handled():
+    queue = UpdateQueue(2)
+    await queue.put("a")
+    await queue.put("b")
+    third = asyncio.ensure_future(queue.put("c"))
+    await asyncio.sleep(0.01)
+    assert not third.done()  # the poller waits: Telegram keeps the rest
+    assert await queue.get() == "a"
+    await asyncio.sleep(0.01)
+    assert not third.done()  # taken out is not handled yet
+    queue.task_done()
+    await asyncio.wait_for(third, 1)
+    with pytest.raises(asyncio.QueueFull):
+        queue.put_nowait("d")
+
+
+async def test_updates_of_one_chat_wait_for_each_other_and_other_chats_do_not():
+    from telegram import Update
+
+    from tests.telegram_fake import text_update
+
+    processor = ChatOrderedUpdates(8)
+    order: list[tuple[int, str]] = []
+    release = asyncio.Event()
+
+    async def handle(chat: int, text: str, wait: bool) -> None:
+        order.append((chat, f"start {text}"))
+        if wait:
+            await release.wait()
+        order.append((chat, f"end {text}"))
+
+    def update(chat: int, text: str) -> Update:
+        return Update.de_json(text_update(len(order) + chat, chat, text), None)
+
+    tasks = [asyncio.ensure_future(processor.process_update(update(1, "a"), handle(1, "a", True))),
+             asyncio.ensure_future(processor.process_update(update(1, "b"), handle(1, "b", False))),
+             asyncio.ensure_future(processor.process_update(update(2, "c"), handle(2, "c", False)))]
+    await asyncio.sleep(0.01)
+    assert (2, "end c") in order and (1, "start b") not in order  # chat 2 went by, chat 1's second waits
+    release.set()
+    await asyncio.gather(*tasks)
+    assert [step for chat, step in order if chat == 1] == ["start a", "end a", "start b", "end b"]
