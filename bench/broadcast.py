@@ -3,7 +3,7 @@
 A leader's announcement is written to the outbox the way the bot does it (``bot.publishing.announce``:
 one transaction, one row per subscriber with its dedupe key). Then a real tiepdan runtime
 (``Runtime.start``: the OutboxDispatcher, the TelegramSender through python-telegram-bot with
-``AIORateLimiter`` as ``build_application`` configures it, polling on) delivers it to
+the rate limiter ``build_application`` configures, polling on) delivers it to
 ``bench/fake_bot_api.py``, which allows 30 messages in any one-second window and one message a
 second per chat, and answers anything more with 429 and ``retry_after``.
 
@@ -24,6 +24,7 @@ from unittest import mock
 from sqlalchemy import func, insert, select
 from telegram.ext import AIORateLimiter
 
+import bot.channels.pacing as pacing
 import bot.channels.telegram as telegram_channel
 
 from bench.common import DatabaseUnavailable, Table, database, run_alone
@@ -41,10 +42,11 @@ FIRST_CHAT = 30_000_000
 ANNOUNCEMENT = "Thông báo: tạm ngừng cấp nước khu vực phố Hàng Bạc từ 8h đến 11h sáng thứ Bảy."
 LABELS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 # How the overall limit is paced. «production» is build_application's limiter (bot.channels.telegram.
-# rate_limiter: holds one message, leaks 29.5/s, so never more than 30 in a second). «ptb-default» is
-# python-telegram-bot's AIORateLimiter(): a bucket holding 30, so its first second carries up to 59.
+# rate_limiter: bot.channels.pacing's sliding window, at most 30 messages counted in any second).
+# «ptb-default» is python-telegram-bot's AIORateLimiter(): a bucket holding 30, so its first second
+# carries up to 59.
 LIMITERS = {
-    "production": ("rate_limiter(): AIORateLimiter(overall_max_rate=1, overall_time_period=1/29.5)",
+    "production": (f"rate_limiter(): SlidingWindowLimiter(per_window=30, window=1.0, margin={pacing.MARGIN})",
                    telegram_channel.rate_limiter),
     "ptb-default": ("AIORateLimiter()", AIORateLimiter),
 }

@@ -70,8 +70,8 @@ def backoff(attempt: int) -> float:
 
 class ChatPacer:
     """A token bucket per chat: a short burst, then ``rate`` messages a second. Telegram asks for
-    about one message a second in a chat; python-telegram-bot's AIORateLimiter only paces the
-    overall and group limits."""
+    about one message a second in a chat; the Telegram rate limiter (bot/channels/pacing.py) paces
+    only the overall limit."""
 
     def __init__(self, rate: float, burst: int, clock=None):
         self.rate, self.burst = rate, burst

@@ -1,10 +1,19 @@
-"""Per-chat pacing of outgoing messages (Telegram: about one message a second in a chat)."""
+"""Pacing of outgoing messages: per chat (Telegram: about one message a second in a chat) and overall
+(Telegram: about 30 messages a second, bot.channels.pacing)."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 
+import pytest
+from telegram.error import RetryAfter
+from telegram.ext import ExtBot
+
+from bot.channels.pacing import SlidingWindowLimiter, paced
+from bot.channels.telegram import rate_limiter
 from scheduler.outbox import ChatPacer
+from tests.telegram_fake import RecordingBotAPI
 
 
 async def test_a_burst_goes_at_once_then_one_a_second_per_chat():
@@ -65,3 +74,153 @@ async def test_the_dispatcher_paces_a_chat_and_not_the_others(settings):
     assert len(busy) == 6 and len(quiet) == 1
     assert busy[-1] - busy[0] >= 4 / 20.0 - 0.01  # 2 at once, then 4 more at 20 a second
     assert quiet[0] - busy[0] < 0.05  # the other chat did not wait behind the busy one
+
+
+# -- the overall limit (bot.channels.pacing) ---------------------------------------------------------
+
+class FakeTime:
+    """A clock that only moves when the limiter sleeps, and oversleeps by ``late`` each time, as a busy
+    event loop does."""
+
+    def __init__(self, late: float = 0.0):
+        self.now, self.late, self.sleeps = 0.0, late, 0
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        # At least a tick: a sleep that rounding made too short for the limiter is followed by a tiny one.
+        self.now = max(self.now + seconds + self.late, math.nextafter(self.now, math.inf))
+        await asyncio.sleep(0)
+
+
+async def _broadcast(limiter, count: int, clock, answer_after=lambda: 0.0) -> list[float]:
+    """``count`` messages asked for at once (as the outbox does, many chats in parallel); returns when
+    each one left, by ``clock``."""
+    left: list[float] = []
+
+    async def call(n):
+        left.append(clock())
+        if (pause := answer_after()):
+            await asyncio.sleep(pause)
+        return {"message_id": n}
+
+    await asyncio.gather(*(limiter.process_request(call, (n,), {}, "sendMessage", {"chat_id": n}, None)
+                           for n in range(count)))
+    return left
+
+
+def _most_in_a_window(times: list[float], window: float) -> int:
+    times, best, start = sorted(times), 0, 0
+    for end, at in enumerate(times):
+        while at - times[start] >= window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
+
+
+async def test_never_more_than_the_limit_in_any_window():
+    time = FakeTime(late=0.0013)
+    limiter = SlidingWindowLimiter(per_window=30, window=1.0, margin=0.0, clock=time, sleep=time.sleep)
+    left = await _broadcast(limiter, 300, time)
+    assert _most_in_a_window(left, 1.0) == 30
+    assert all(later - earlier >= 1.0 for earlier, later in zip(left, left[30:]))
+
+
+async def test_a_window_is_spread_at_twice_the_pace_not_sent_at_once():
+    # All at once would queue at the server, and be counted later than they left.
+    time = FakeTime()
+    limiter = SlidingWindowLimiter(per_window=30, window=1.0, clock=time, sleep=time.sleep)
+    left = await _broadcast(limiter, 31, time)
+    assert left[:30] == pytest.approx([n / 60 for n in range(30)])
+    assert left[30] == pytest.approx(1.0)
+
+
+async def test_late_wake_ups_are_made_up():
+    # Every sleep ends 5 ms late. A limiter that holds one message (AIORateLimiter(1, 1/30)) loses
+    # those 5 ms on every message: 599 × (1/30 + 0.005) ≈ 22.96 s for 600. The window loses them once
+    # a window: the 30th message leaves at 29 × (1/60 + 0.005) ≈ 0.63 s, its 20th at 19 × 1.005 s later.
+    time = FakeTime(late=0.005)
+    limiter = SlidingWindowLimiter(per_window=30, window=1.0, margin=0.0, clock=time, sleep=time.sleep)
+    left = await _broadcast(limiter, 600, time)
+    assert max(left) < 0.63 + 19 * 1.005 + 0.01
+    assert _most_in_a_window(left, 1.0) == 30
+
+
+async def test_a_pause_is_made_up():
+    # The outbox pauses between batches; the messages due during a pause need not wait for the window
+    # and go at twice the pace (3 a second here) until caught up.
+    time = FakeTime()
+    limiter = SlidingWindowLimiter(per_window=3, window=1.0, margin=0.0, clock=time, sleep=time.sleep)
+    await _broadcast(limiter, 3, time)
+    time.now = 1.5  # nothing asked for a while
+    left = await _broadcast(limiter, 3, time)
+    assert left == pytest.approx([1.5, 1.5 + 1 / 6, 1.5 + 2 / 6])
+
+
+async def test_a_message_counts_from_its_answer_or_from_the_margin_after_it_left():
+    # Real time, short windows: 2 messages per 0.1 s, margin 0.1 s. Answers after 10 ms: the next but
+    # one waits 0.1 s from the answer (0.11 s from leaving, not 0.2). Answers after 0.3 s: it waits
+    # 0.1 s from the margin (0.2 s from leaving, not 0.4).
+    for answer_after, lane, instead in ((0.01, 0.11, 0.2), (0.3, 0.2, 0.4)):
+        clock = asyncio.get_running_loop().time
+        limiter = SlidingWindowLimiter(per_window=2, window=0.1, margin=0.1, clock=clock)
+        left = await _broadcast(limiter, 4, clock, answer_after=lambda: answer_after)
+        gaps = [later - earlier for earlier, later in zip(left, left[2:])]
+        assert all(lane - 0.001 <= gap < (lane + instead) / 2 for gap in gaps), (answer_after, gaps)
+
+
+async def test_retry_after_is_raised_at_once_and_the_message_still_counts():
+    time = FakeTime()
+    limiter = SlidingWindowLimiter(per_window=2, window=1.0, margin=0.0, clock=time, sleep=time.sleep)
+    calls = []
+
+    async def refused():
+        calls.append(time())
+        raise RetryAfter(3)
+
+    with pytest.raises(RetryAfter):
+        await limiter.process_request(refused, (), {}, "sendMessage", {"chat_id": 1}, None)
+    assert calls == [0.0]  # not retried here: TelegramSender makes it the outbox's DeliveryRetry
+    left = await _broadcast(limiter, 2, time)
+    assert left == pytest.approx([0.25, 1.0])  # one more at the spacing, then the refused one's window
+
+
+def test_only_messages_are_paced():
+    for endpoint in ("sendMessage", "sendPhoto", "sendMediaGroup", "copyMessage", "forwardMessage"):
+        assert paced(endpoint), endpoint
+    for endpoint in ("getUpdates", "getMe", "answerCallbackQuery", "setWebhook", "deleteWebhook",
+                     "sendChatAction", "editMessageText", "getChat"):
+        assert not paced(endpoint), endpoint
+
+
+async def test_other_calls_are_not_held_behind_a_broadcast():
+    # python-telegram-bot's own bot, as build_application makes it: the window is full (a broadcast is
+    # waiting for two seconds), yet button answers, webhook calls and getMe go at once.
+    api = RecordingBotAPI()
+    bot = ExtBot("123:ABC", request=api, get_updates_request=api,
+                 rate_limiter=SlidingWindowLimiter(per_window=2, window=2.0, spacing=0.0))
+    await bot.initialize()
+    await bot.send_message(chat_id=1, text="a")
+    await bot.send_message(chat_id=2, text="b")
+    waiting = asyncio.create_task(bot.send_message(chat_id=3, text="c"))
+    try:
+        await asyncio.sleep(0.01)
+        assert not waiting.done()
+        await asyncio.wait_for(asyncio.gather(
+            bot.answer_callback_query("query"), bot.set_webhook("https://example.org/hook"),
+            bot.delete_webhook(), bot.get_me(), bot.send_chat_action(chat_id=4, action="typing"),
+            bot.get_updates(timeout=0)), timeout=0.5)
+        assert not waiting.done()
+    finally:
+        waiting.cancel()
+        await asyncio.gather(waiting, return_exceptions=True)
+        await bot.shutdown()
+    assert [method for method, _ in api.calls].count("sendMessage") == 2
+
+
+def test_production_paces_30_a_second():
+    limiter = rate_limiter()
+    assert isinstance(limiter, SlidingWindowLimiter)
+    assert (limiter.per_window, limiter.window) == (30, 1.0)
