@@ -141,6 +141,11 @@ def memory_of(pid: int) -> dict[str, int]:
     return found
 
 
+def threads_of(pid: int) -> int:
+    """Threads of a process: each aiosqlite connection is one (and may hold a malloc arena)."""
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
 def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -180,7 +185,7 @@ async def measure(url: str, options: Options) -> dict:
         before = await processed(url)
         total = max(1, int(options.rate * options.seconds))
         updates = load(total, options.users, 1, random.Random(20261123))
-        samples, sent, batch, backlog = [], 0, max(1, int(options.rate / 20)), 0
+        samples, sent, batch, backlog, threads = [], 0, max(1, int(options.rate / 20)), 0, threads_of(serve.pid)
         started = last_count = time.monotonic()
         while sent < total:  # open loop: batches every 1/20 s on schedule
             due = min(total, int((time.monotonic() - started) * options.rate) + batch)
@@ -188,6 +193,7 @@ async def measure(url: str, options: Options) -> dict:
                 await fake.deliver(updates[sent:due])
                 sent = due
             samples.append(memory_of(serve.pid)["VmRSS"])
+            threads = max(threads, threads_of(serve.pid))
             if time.monotonic() - last_count >= 1.0:  # updates taken from the fake but not yet handled
                 last_count = time.monotonic()
                 backlog = max(backlog, sent - (await processed(url) - before))
@@ -200,6 +206,7 @@ async def measure(url: str, options: Options) -> dict:
             if done >= total:
                 break
             samples.append(memory_of(serve.pid)["VmRSS"])
+            threads = max(threads, threads_of(serve.pid))
             await asyncio.sleep(0.5)
         done = await processed(url) - before
         elapsed = time.monotonic() - started
@@ -219,7 +226,7 @@ async def measure(url: str, options: Options) -> dict:
             "largest_backlog": backlog,
             "rejected_429": sum(stats["refused"].values()), "rss_start_mb": at_start["VmRSS"] / 1024,
             "rss_end_mb": final["VmRSS"] / 1024, "rss_max_sampled_mb": max(samples, default=0) / 1024,
-            "peak_mb": final["VmHWM"] / 1024}
+            "peak_mb": final["VmHWM"] / 1024, "peak_at_start_mb": at_start["VmHWM"] / 1024, "threads_max": threads}
 
 
 async def run(options: Options) -> list[Table]:

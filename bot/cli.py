@@ -46,8 +46,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.command == "serve":
         from bot.app import serve
+        from storage.migrate import MigrationFailed
 
-        asyncio.run(serve(settings, demo=args.demo))
+        try:
+            asyncio.run(serve(settings, demo=args.demo))
+        except MigrationFailed as exc:
+            print(f"tiepdan: the database could not be migrated, not starting: {exc}", file=sys.stderr)
+            return 1
     elif args.command == "db":
         asyncio.run(_upgrade(settings))
     elif args.command == "demo-data":

@@ -82,3 +82,40 @@ def test_cli_db_upgrade_and_demo_data_are_idempotent(tmp_path):
     first = _tiepdan("demo-data", env=env, cwd=tmp_path)
     second = _tiepdan("demo-data", env=env, cwd=tmp_path)
     assert "seeded" in first.stdout and "already present" in second.stdout
+
+
+def test_serve_stops_with_one_line_when_the_database_cannot_be_migrated(tmp_path):
+    """serve migrates in a child process (storage.migrate.upgrade_in_child); its failure still stops
+    the start-up, with one line naming the error and no traceback."""
+    import socket
+    import sqlite3
+
+    with socket.socket() as probe:  # should it start after all, on a port of its own
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    database = tmp_path / "clashing.db"
+    with sqlite3.connect(database) as connection:  # a table the first migration creates
+        connection.execute("CREATE TABLE users (x INTEGER)")
+    result = _tiepdan("serve", env={"TIEPDAN_DATABASE_URL": f"sqlite+aiosqlite:///{database}",
+                                    "TIEPDAN_WEB_PORT": str(port)}, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr and "web chat at" not in result.stdout
+    errors = [line for line in result.stderr.splitlines() if line.startswith("tiepdan:")]
+    assert errors == [errors[0]] and "could not be migrated" in errors[0] and "users already exists" in errors[0]
+
+
+def test_the_server_does_not_import_what_it_does_not_run():
+    """Alembic (serve migrates in a child process), every country of holidays but Vietnam and the
+    vietnam-provinces package's objects (the commune index reads its data file), and with Telegram
+    off, python-telegram-bot: together 26 MB of a web-only server at start, 18 MB with Telegram."""
+    code = ("import sys; import bot.cli, bot.app; from bot.domain.communes import search_communes; "
+            "from bot.domain.calendar import DEFAULT_CALENDAR; from datetime import date; "
+            "assert search_communes('hoan kiem') and DEFAULT_CALENDAR.is_working_day(date(2026, 2, 13)); "
+            "print(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in "
+            "('alembic', 'mako', 'vietnam_provinces', 'telegram')} | "
+            "{m for m in sys.modules if m.startswith('holidays.countries')}))")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("TIEPDAN_")}
+    result = subprocess.run([sys.executable, "-c", code], env={**clean, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

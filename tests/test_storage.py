@@ -11,7 +11,7 @@ from sqlalchemy import inspect, select, text
 
 from bot.domain.dialog import Button, Conversation, Reply
 from storage.db import create_engine, session_factory
-from storage.migrate import current_revision, upgrade
+from storage.migrate import MigrationFailed, current_revision, upgrade, upgrade_in_child
 from storage.models import Item, ItemContact, ItemDeadline, ItemEvent, OutboxMessage, Unit
 from storage.uow import UnitOfWorkFactory
 from tests.conftest import POSTGRES_ADMIN, _admin
@@ -54,6 +54,92 @@ async def test_migrations_upgrade_an_empty_postgresql_database(postgres_database
         assert EXPECTED_TABLES <= await _tables(url)
     finally:
         await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+async def test_serve_migrates_in_a_child_process_and_reports_a_failure_in_one_line(tmp_path):
+    """``serve`` migrates with ``upgrade_in_child`` so that Alembic never loads into the server."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'child.db'}"
+    revision = await upgrade_in_child(url)
+    engine = create_engine(url)
+    try:
+        assert revision is not None and revision == await current_revision(engine)
+    finally:
+        await engine.dispose()
+    assert EXPECTED_TABLES <= await _tables(url)
+    assert await upgrade_in_child(url) == revision  # a second upgrade is a no-op
+
+    clashing = tmp_path / "clashing.db"  # a table of the first migration already there
+    engine = create_engine(f"sqlite+aiosqlite:///{clashing}")
+    async with engine.begin() as connection:
+        await connection.execute(text("CREATE TABLE users (x INTEGER)"))
+    await engine.dispose()
+    with pytest.raises(MigrationFailed) as failed:
+        await upgrade_in_child(f"sqlite+aiosqlite:///{clashing}")
+    assert str(failed.value).startswith("OperationalError: ") and "users already exists" in str(failed.value)
+    assert "\n" not in str(failed.value)
+
+
+def test_a_migration_does_not_outlive_a_server_killed_while_starting(tmp_path):
+    """The child migrating for serve exits when its parent dies (a migration running in the server
+    itself died with it), so a restarted server never meets a migration still under way."""
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    database = tmp_path / "locked.db"
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("BEGIN IMMEDIATE")  # the child waits for the write lock: still migrating when killed
+    root = Path(__file__).resolve().parents[1]
+    code = ("import asyncio, sys; from storage.migrate import upgrade_in_child; "
+            "asyncio.run(upgrade_in_child(sys.argv[1]))")
+    parent = subprocess.Popen([sys.executable, "-c", code, f"sqlite+aiosqlite:///{database}"], cwd=root,
+                              env={**os.environ, "PYTHONPATH": str(root)})
+    try:
+        children: list[str] = []
+        deadline = time.monotonic() + 30
+        while not children and time.monotonic() < deadline:
+            time.sleep(0.1)
+            found = subprocess.run(["pgrep", "-P", str(parent.pid)], capture_output=True, text=True)
+            children = found.stdout.split()
+        assert children, "the migration child did not start"
+        time.sleep(1.0)  # under way, waiting for the lock
+        os.kill(parent.pid, signal.SIGKILL)
+        parent.wait()
+
+        def alive(pid: str) -> bool:
+            try:
+                with open(f"/proc/{pid}/stat") as stat:
+                    return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+            except FileNotFoundError:
+                return False
+
+        deadline = time.monotonic() + 10
+        while any(alive(pid) for pid in children) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(alive(pid) for pid in children)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait()
+        holder.close()
+
+
+def test_a_sqlite_file_gets_a_pool_of_two_connections_and_memory_one_connection():
+    """SQLite runs one transaction at a time (BEGIN IMMEDIATE); each aiosqlite connection is a thread
+    and a page cache of its own (storage.db.SQLITE_POOL_SIZE)."""
+    from storage.db import SQLITE_POOL_SIZE
+
+    engine = create_engine("sqlite+aiosqlite:///./never-opened.db")
+    assert SQLITE_POOL_SIZE == 2
+    assert engine.sync_engine.pool.size() == 2 and engine.sync_engine.pool._max_overflow == 0
+    assert type(create_engine("sqlite+aiosqlite://").sync_engine.pool).__name__ == "StaticPool"
+    bigger = create_engine("sqlite+aiosqlite:///./never-opened.db", pool_size=5)
+    assert bigger.sync_engine.pool.size() == 5  # a caller's own setting wins
 
 
 @pytest.fixture

@@ -12,20 +12,50 @@ sorted list of ordinals; counting is then a binary search, not a walk day by day
 
 from __future__ import annotations
 
+import importlib.util
+import logging
+import sys
 from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from datetime import date, timedelta
+from pathlib import Path
 
 import holidays
 
+log = logging.getLogger(__name__)
+
 # Years loaded past the start of a count: legal periods are weeks, so this is ample.
 _YEARS_AHEAD = 1
+_VIETNAM_MODULE = "_tiepdan_holidays_vietnam"
+
+
+def vietnam_holidays() -> holidays.HolidayBase:
+    """``holidays.country_holidays("VN")``, without the other countries.
+
+    Any import of ``holidays.countries.vietnam`` (and ``holidays.Vietnam()``, which does one) first
+    runs ``holidays/countries/__init__.py``, which imports all 250-odd countries: about 7 MB that
+    stay in a running server. The Vietnam module needs only the package's core, so it is loaded
+    from its file on its own; should the package ever move it, the ordinary way is taken.
+    """
+    loaded = sys.modules.get("holidays.countries.vietnam") or sys.modules.get(_VIETNAM_MODULE)
+    if loaded is None:
+        try:
+            spec = importlib.util.spec_from_file_location(
+                _VIETNAM_MODULE, Path(holidays.__file__).with_name("countries") / "vietnam.py")
+            loaded = importlib.util.module_from_spec(spec)
+            sys.modules[_VIETNAM_MODULE] = loaded
+            spec.loader.exec_module(loaded)
+        except Exception:  # noqa: BLE001 - a different layout of the package: load it the usual way
+            sys.modules.pop(_VIETNAM_MODULE, None)
+            log.warning("holidays: Vietnam not loadable on its own, importing every country", exc_info=True)
+            return holidays.country_holidays("VN")
+    return loaded.Vietnam()
 
 
 class WorkingCalendar:
     def __init__(self, extra_days_off: Iterable[date] = ()):
         """``extra_days_off``: days a local decision closes the offices (storm, election) on top of the law."""
-        self._country = holidays.Vietnam()
+        self._country = vietnam_holidays()
         self._extra_days_off = frozenset(extra_days_off)
         self._first_year = self._last_year = 0
         self._working: list[int] = []  # ordinals of the working days of the loaded years, ascending

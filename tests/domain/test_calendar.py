@@ -4,11 +4,17 @@ February 2026: Sunday the 1st; Tết holidays Monday 16 – Friday 20. August–
 22/08 is worked so that Monday 31/08 is off, then National Day 01–02/09 (Tuesday, Wednesday).
 """
 
-from datetime import date
+import os
+import subprocess
+import sys
+from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
 from bot.domain.calendar import WorkingCalendar
+
+ROOT = Path(__file__).resolve().parents[2]
 
 calendar = WorkingCalendar()
 
@@ -77,3 +83,30 @@ def test_a_local_closure_is_a_day_off_too():
 def test_negative_periods_are_refused():
     with pytest.raises(ValueError):
         calendar.add_working_days(date(2026, 3, 6), -1)
+
+
+def test_vietnam_alone_gives_the_same_days_off_as_the_holidays_package():
+    """The calendar loads only the package's Vietnam module (see vietnam_holidays); the days off
+    must be those ``holidays.country_holidays("VN")`` gives, names included."""
+    import holidays
+
+    from bot.domain.calendar import vietnam_holidays
+
+    ours, theirs = vietnam_holidays(), holidays.country_holidays("VN")
+    assert type(ours).__name__ == "Vietnam"
+    day = date(2015, 1, 1)
+    while day.year <= 2035:
+        assert ours.is_working_day(day) == theirs.is_working_day(day), day
+        assert ours.get(day) == theirs.get(day), day
+        day += timedelta(days=1)
+
+
+def test_the_calendar_does_not_import_every_country():
+    """The other 250-odd countries of the holidays package are about 7 MB that a server would keep."""
+    code = ("import sys; from datetime import date; from bot.domain.calendar import DEFAULT_CALENDAR as c; "
+            "assert c.add_working_days(date(2026, 2, 13), 1) == date(2026, 2, 23); "
+            "print(sorted(m for m in sys.modules if m.startswith('holidays.countries')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

@@ -1,10 +1,15 @@
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from bot.domain.communes import commune_by_code, commune_label, fold, search_communes
 
 HOAN_KIEM = "Phường Hoàn Kiếm, Thành phố Hà Nội"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def labels(query, limit=8):
@@ -69,3 +74,27 @@ def test_a_search_takes_well_under_2_ms():
     for query in queries:
         search_communes(query)
     assert (time.perf_counter() - started) / len(queries) < 0.002
+
+
+def test_the_index_holds_what_the_package_holds():
+    """The index is read from the package's data file; it must be what the package's own objects say."""
+    from vietnam_provinces import Province, Ward
+
+    from bot.domain.communes import _index
+
+    provinces = {int(p.code): p.name for p in Province.iter_all()}
+    expected = sorted((int(w.code), " ".join(w.name.split()), provinces[int(w.province_code)])
+                      for w in Ward.iter_all())
+    assert [(c.code, c.name, c.province_name) for c in _index().communes] == expected
+    assert len(expected) == 3321
+
+
+def test_searching_does_not_import_the_package():
+    """Its WardCode enum and Ward objects are about 4 MB that a server would keep next to the index."""
+    code = ("import sys; from bot.domain.communes import search_communes, commune_label; "
+            "assert search_communes('hoan kiem')[0].code == 70; assert commune_label(70).startswith('Phường'); "
+            "print(sorted(m for m in sys.modules if m.startswith('vietnam_provinces')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
