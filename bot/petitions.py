@@ -30,7 +30,6 @@ from storage.models import (
     ItemContact,
     ItemDeadline,
     ItemEvent,
-    User,
     utcnow,
 )
 
