@@ -106,7 +106,9 @@ async def render(outbox: OutboxRepository, channel: str, chat_id: str, reply: Re
     the chat's conversation in the transaction that queues the reply."""
     if not reply.buttons:
         return reply
-    row = await ConversationRepository(outbox.session).load(channel, chat_id)
+    # Fresh: in a group commit another delivery's step may have numbered a notice to this chat before
+    # this chat's own step wrote its conversation (handlers/pipeline.py).
+    row = await ConversationRepository(outbox.session).load(channel, chat_id, fresh=True)
     if row is None:  # nobody to answer: show the choices without numbers that could not be resolved
         return replace(reply, text="\n".join([reply.text, "", *(f"• {b.label}" for r in reply.buttons for b in r)]))
     saved = dict((row.data or {}).get(KEY) or {})

@@ -187,10 +187,15 @@ class ConversationRepository:
     def __init__(self, session: AsyncSession):
         self.session = session
 
-    async def load(self, channel: str, chat_id: str, *, lock: bool = True) -> ConversationState | None:
+    async def load(self, channel: str, chat_id: str, *, lock: bool = True,
+                   fresh: bool = False) -> ConversationState | None:
+        """``fresh``: as stored now, even if this session loaded the row before (``save_many`` writes
+        with Core, which the session's copy does not see)."""
         # Two deliveries for one chat processed at once must not interleave their steps (PostgreSQL
         # locks the row; SQLite's BEGIN IMMEDIATE already serialises writers).
         query = _CONVERSATION_LOCKED if lock and self.session.bind.dialect.name == "postgresql" else _CONVERSATION
+        if fresh:
+            query = query.execution_options(populate_existing=True)
         return (await self.session.execute(query, {"channel": channel, "chat_id": chat_id})).scalar_one_or_none()
 
     async def save(self, channel: str, chat_id: str, user_id: int, conversation: Conversation,
