@@ -9,7 +9,7 @@ random one of the 100,000 users (/menu, /help, the help button, the reception sc
 serve's dispatcher delivers the replies back to the fake.
 
 Why Telegram polling and not the web chat API: it is the path the pipeline benchmark measures
-(python-telegram-bot's updater, the channel, the pipeline, the outbox, AIORateLimiter and the sender)
+(python-telegram-bot's updater, the channel, the pipeline, the outbox, the rate limiter and the sender)
 in one real process, and feeding it costs the load generator one small HTTP request per batch —
 the web chat would need an HTTP request and a long-poll per message from this process, which would
 compete with serve for the machine's two cores.
