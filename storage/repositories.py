@@ -30,35 +30,30 @@ from storage.models import (
 )
 
 
-def _insert(session: AsyncSession, table):
-    """An INSERT that understands ON CONFLICT on both SQLite and PostgreSQL."""
-    dialect = session.bind.dialect.name
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
-
-
 _PREBUILT: dict[tuple[str, str], Any] = {}
 
 
-def _insert_ignoring_conflicts(session: AsyncSession, table, *keys: str):
-    """INSERT … ON CONFLICT (keys) DO NOTHING on a Core table, built once per dialect and run with
-    parameters. Every inbound message runs a few of these: a prebuilt Core statement skips statement
-    construction and the ORM's bulk-insert path, about half a millisecond each (bench/pipeline.py)."""
+def _prebuilt(session: AsyncSession, name: str, build: Callable[[Any], Any]):
+    """A statement of the hot path built once per dialect (``build(insert)`` gets the dialect's
+    ``insert`` for ON CONFLICT) and then run with parameters: it skips statement construction and the
+    ORM's bulk-insert path, about half a millisecond each (bench/pipeline.py)."""
     dialect = session.bind.dialect.name
-    statement = _PREBUILT.get((dialect, table.name))
+    statement = _PREBUILT.get((dialect, name))
     if statement is None:
-        statement = _PREBUILT[(dialect, table.name)] = _insert(session, table).on_conflict_do_nothing(
-            index_elements=list(keys))
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = _PREBUILT[(dialect, name)] = build(insert)
     return statement
+
+
+def _parameters(rows: list[dict]):
+    """One row as a single execution, several as executemany."""
+    return rows if len(rows) > 1 else rows[0]
 
 
 _identities = ChannelIdentity.__table__
 # How stale ``last_seen_at`` may get: most messages of a conversation then skip writing it.
 LAST_SEEN_PRECISION = timedelta(minutes=1)
 # The hot path's reads and writes, built once (bindparams instead of values).
-_IDENTITY_AND_USER = (
-    select(ChannelIdentity.id, ChannelIdentity.last_chat_id, ChannelIdentity.last_seen_at, User)
-    .join(User, User.id == ChannelIdentity.user_id)
-    .where(ChannelIdentity.channel == bindparam("channel"), ChannelIdentity.external_id == bindparam("external_id")))
 _IDENTITY_SEEN = (
     update(_identities).where(_identities.c.id == bindparam("identity_id"))
     .values(last_chat_id=bindparam("chat", type_=_identities.c.last_chat_id.type),
@@ -82,6 +77,16 @@ _CONVERSATIONS = (
            _conversations.c.chat_id.in_(bindparam("chat_ids", expanding=True)))
     .order_by(_conversations.c.chat_id))  # one lock order for every group: no deadlock between two
 _CONVERSATIONS_LOCKED = _CONVERSATIONS.with_for_update()
+
+
+def _conversation_upsert(insert):
+    statement = insert(_conversations)
+    return statement.on_conflict_do_update(
+        index_elements=["channel", "chat_id"],
+        set_={name: statement.excluded[name] for name in ("user_id", "flow", "step", "data", "expected_buttons",
+                                                          "updated_at")})
+
+
 _processed = ProcessedUpdate.__table__
 _items = Item.__table__
 _RECENT_BY_TEXT = (
@@ -111,29 +116,14 @@ class UserRepository:
         return row.scalar_one_or_none()
 
     async def get_or_create(self, channel: str, external_id: str, chat_id: str, *, language: str) -> User:
-        """The user behind a channel identity, created on first contact (no personal data is stored).
-        A returning user costs one read (identity and user joined), and a write only when the chat
-        changed or ``last_seen_at`` is older than ``LAST_SEEN_PRECISION``."""
-        found = (await self.session.execute(
-            _IDENTITY_AND_USER, {"channel": channel, "external_id": external_id})).first()
-        if found is not None:
-            identity_id, last_chat_id, last_seen_at, user = found
-            now = utcnow()
-            if last_chat_id != chat_id or last_seen_at is None or now - last_seen_at >= LAST_SEEN_PRECISION:
-                await self.session.execute(_IDENTITY_SEEN, {"identity_id": identity_id, "chat": chat_id, "seen": now})
-            return user
-        user = User(language=language)
-        self.session.add(user)
-        await self.session.flush()
-        self.session.add(ChannelIdentity(channel=channel, external_id=external_id, user_id=user.id,
-                                         last_chat_id=chat_id))
-        await self.session.flush()
-        return user
+        """The user behind a channel identity, created on first contact (no personal data is stored)."""
+        return (await self.get_or_create_many(channel, [(external_id, chat_id, language)]))[external_id]
 
     async def get_or_create_many(self, channel: str, people: Sequence[tuple[str, str, str]]) -> dict[str, User]:
-        """``get_or_create`` for several people of one channel at once: (external id, chat id, language
-        of a new user) each, distinct external ids. One read for all; one write for the stale
-        ``last_seen_at`` among them; the new users and their identities in one flush each."""
+        """The users behind several identities of one channel, created on first contact: (external id,
+        chat id, language of a new user) each, distinct external ids. One read for all (identity and
+        user joined); one write for those whose chat changed or whose ``last_seen_at`` is older than
+        ``LAST_SEEN_PRECISION``; the new users and their identities in one flush each."""
         found = (await self.session.execute(
             _IDENTITIES_AND_USERS, {"channel": channel, "external_ids": [person[0] for person in people]})).all()
         now = utcnow()
@@ -198,19 +188,6 @@ class ConversationRepository:
             query = query.execution_options(populate_existing=True)
         return (await self.session.execute(query, {"channel": channel, "chat_id": chat_id})).scalar_one_or_none()
 
-    async def save(self, channel: str, chat_id: str, user_id: int, conversation: Conversation,
-                   row: ConversationState | None) -> ConversationState:
-        if row is None:
-            row = ConversationState(channel=channel, chat_id=chat_id, user_id=user_id)
-            self.session.add(row)
-        row.user_id = user_id
-        row.flow = conversation.flow
-        row.step = conversation.step
-        row.data = dict(conversation.data)
-        row.expected_buttons = list(conversation.expected_buttons)
-        row.updated_at = utcnow()
-        return row
-
     async def load_many(self, channel: str, chat_ids: Sequence[str]) -> dict[str, Conversation]:
         """The conversations of several chats of one channel, locked on PostgreSQL like ``load``;
         chats with none yet are missing from the answer."""
@@ -226,19 +203,12 @@ class ConversationRepository:
         if not saves:
             return
         now = utcnow()
-        statement = _PREBUILT.get(("upsert", self.session.bind.dialect.name, "conversations"))
-        if statement is None:
-            insert = _insert(self.session, _conversations)
-            statement = insert.on_conflict_do_update(
-                index_elements=["channel", "chat_id"],
-                set_={name: insert.excluded[name] for name in ("user_id", "flow", "step", "data",
-                                                               "expected_buttons", "updated_at")})
-            _PREBUILT[("upsert", self.session.bind.dialect.name, "conversations")] = statement
+        statement = _prebuilt(self.session, "save_conversations", _conversation_upsert)
         rows = [{"channel": channel, "chat_id": chat_id, "user_id": user_id, "flow": conversation.flow,
                  "step": conversation.step, "data": dict(conversation.data),
                  "expected_buttons": list(conversation.expected_buttons), "updated_at": now}
                 for chat_id, user_id, conversation in saves]
-        await self.session.execute(statement, rows if len(rows) > 1 else rows[0])
+        await self.session.execute(statement, _parameters(rows))
 
 
 class InboundRepository:
@@ -247,24 +217,16 @@ class InboundRepository:
 
     async def first_delivery(self, channel: str, update_key: str) -> bool:
         """Record a delivery; False when it was recorded before (a redelivery to ignore)."""
-        statement = _insert_ignoring_conflicts(self.session, ProcessedUpdate.__table__, "channel", "update_key")
-        result = await self.session.execute(statement, {"channel": channel, "update_key": update_key,
-                                                        "processed_at": utcnow()})
-        return result.rowcount == 1
+        return update_key in await self.first_deliveries(channel, [update_key])
 
     async def first_deliveries(self, channel: str, update_keys: Sequence[str]) -> set[str]:
         """``first_delivery`` for several deliveries of one channel in one statement: the keys that
         had not been recorded before."""
-        key = ("returning", self.session.bind.dialect.name, "processed_updates")
-        statement = _PREBUILT.get(key)
-        if statement is None:
-            statement = _PREBUILT[key] = (
-                _insert(self.session, _processed).on_conflict_do_nothing(index_elements=["channel", "update_key"])
-                .returning(_processed.c.update_key))
+        statement = _prebuilt(self.session, "first_deliveries", lambda insert: insert(_processed).on_conflict_do_nothing(
+            index_elements=["channel", "update_key"]).returning(_processed.c.update_key))
         now = utcnow()
         rows = [{"channel": channel, "update_key": update_key, "processed_at": now} for update_key in update_keys]
-        result = await self.session.execute(statement, rows if len(rows) > 1 else rows[0])
-        return set(result.scalars().all())
+        return set((await self.session.execute(statement, _parameters(rows))).scalars().all())
 
     async def forget_older_than(self, cutoff: datetime) -> int:
         result = await self.session.execute(
@@ -315,8 +277,9 @@ class OutboxRepository:
                          "bulk": dedupe_key.startswith(BULK_KEYS)})
         if not rows:
             return
-        await self.session.execute(_insert_ignoring_conflicts(self.session, OutboxMessage.__table__, "dedupe_key"),
-                                   rows if len(rows) > 1 else rows[0])
+        statement = _prebuilt(self.session, "enqueue", lambda insert: insert(OutboxMessage.__table__)
+                              .on_conflict_do_nothing(index_elements=["dedupe_key"]))
+        await self.session.execute(statement, _parameters(rows))
         if self.uow is not None:
             self.uow.enqueued += len(rows)
 

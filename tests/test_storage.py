@@ -183,8 +183,8 @@ async def test_item_with_contact_deadlines_and_events_round_trips(uows):
 async def test_conversation_state_round_trips_per_channel_and_chat(uows):
     async with uows() as uow:
         user = await uow.users.get_or_create("telegram", "42", "42", language="vi")
-        await uow.conversations.save("telegram", "42", user.id,
-                                     Conversation("start", "commune_pick", {"found": [70, 71]}, ["commune:70"]), None)
+        await uow.conversations.save_many("telegram", [
+            ("42", user.id, Conversation("start", "commune_pick", {"found": [70, 71]}, ["commune:70"]))])
         await uow.commit()
     async with uows() as uow:
         row = await uow.conversations.load("telegram", "42")
