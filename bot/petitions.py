@@ -83,6 +83,11 @@ async def recent_duplicate(uow, citizen_id: int, description: str) -> str | None
     return await uow.items.recent_by_text(citizen_id, description, utcnow() - DUPLICATE_WINDOW)
 
 
+async def read_recent_for_duplicates(uow, citizen_ids: list[int]) -> None:
+    """What ``recent_duplicate`` will look at for each of ``citizen_ids``, read with one statement."""
+    await uow.items.prime_recent(citizen_ids, utcnow() - DUPLICATE_WINDOW)
+
+
 class DueDate(NamedTuple):
     """A deadline of a newly filed item, as its receipt shows it (the row itself is written at commit)."""
 
@@ -158,7 +163,7 @@ async def _tell_units(uow, items: list[tuple[Item, date | None]]) -> None:
                      due=first_due.strftime("%d/%m/%Y") if first_due else "—")
             reply = Reply(text, ((Button(t(language, "officer.open"), f"g:oi:{item.id}"),),))
             notices.append((channel, chat_id, reply, f"new-item:{item.id}:{user_id}:{channel}"))
-    await uow.outbox.enqueue_many(notices)
+    await uow.outbox.enqueue_many(notices, at_commit=True)  # with the replies queued so, in one write
 
 
 async def move(uow, item: Item, action: Action, *, actor_id: int | None, note: str | None = None,

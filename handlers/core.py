@@ -2,7 +2,10 @@
 
 A flow is an object with two coroutines:
   ``prompt(ctx)``  shows the current step (its question and buttons) again;
-  ``handle(ctx)``  takes the citizen's answer at the current step.
+  ``handle(ctx)``  takes the citizen's answer at the current step;
+and may have a third, ``prepare(contexts)``, which the group commit calls with every step of a
+group that starts in this flow before any of them runs, to read with one statement what several
+of them will need (a read only: a step may still go another way, and nothing is written).
 Flows answer through ``ctx.say`` and move with ``ctx.goto``; they never see platform objects.
 """
 

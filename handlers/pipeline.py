@@ -235,17 +235,18 @@ async def _process_group(group: list[_Waiting], uows: UnitOfWorkFactory) -> list
             (w.incoming.user_id, w.incoming.chat_id, _first_language(w.incoming, w.settings)) for w in live])
         conversations = await uow.conversations.load_many(channel, [w.incoming.chat_id for w in live])
         results: dict[str, Result] = {}
-        saves, replies = [], []
+        saves, replies, steps = [], [], []
         for waiting in live:
             incoming = waiting.incoming
             user = users[incoming.user_id]
             # Messages a platform held until this chat's next interaction (Zalo's 7-day window) leave first.
             await release_held(uow, channel, incoming.chat_id, user.language)
             conversation = conversations.get(incoming.chat_id)
-            is_new = conversation is None
-            conversation = conversation or Conversation()
-            ctx = FlowContext(uow=uow, user=user, incoming=incoming, conversation=conversation,
-                              settings=waiting.settings)
+            steps.append((FlowContext(uow=uow, user=user, incoming=incoming, conversation=conversation or Conversation(),
+                                      settings=waiting.settings), conversation is None))
+        await _prepare([ctx for ctx, is_new in steps if not is_new])
+        for ctx, is_new in steps:
+            incoming, conversation, user = ctx.incoming, ctx.conversation, ctx.user
             await _route(ctx, is_new=is_new)
             conversation.expected_buttons = [v for r in ctx.replies for v in r.button_values()] or \
                 conversation.expected_buttons
@@ -254,9 +255,21 @@ async def _process_group(group: list[_Waiting], uows: UnitOfWorkFactory) -> list
             replies += [(channel, incoming.chat_id, reply, f"{key}:{index}") for index, reply in enumerate(ctx.replies)]
             results[incoming.update_key] = Result(Outcome.handled, ctx.replies, user.id)
         await uow.conversations.save_many(channel, saves)
-        await uow.outbox.enqueue_many(replies)
+        await uow.outbox.enqueue_many(replies, at_commit=True)  # with the officers' notices, if any
         await uow.commit()
     return [results.get(w.incoming.update_key) or Result(Outcome.duplicate, []) for w in group]
+
+
+async def _prepare(contexts: list[FlowContext]) -> None:
+    """Let each flow read ahead, with one statement, what several of the group's steps will need
+    (``Flow.prepare``, optional): the submit flow's duplicate check, for instance."""
+    by_flow: dict[str, list[FlowContext]] = {}
+    for ctx in contexts:
+        by_flow.setdefault(ctx.conversation.flow, []).append(ctx)
+    for name, flow_contexts in by_flow.items():
+        prepare = getattr(FLOWS.get(name), "prepare", None)
+        if prepare is not None:
+            await prepare(flow_contexts)
 
 
 def _first_language(incoming: Incoming, settings: Settings) -> str:

@@ -13,7 +13,8 @@ import re
 from bot.domain.communes import commune_label
 from bot.domain.dialog import Button
 from bot.domain.kinds import ItemKind
-from bot.petitions import Contact, Submission, categories_for, file_submission, recent_duplicate
+from bot.petitions import (Contact, Submission, categories_for, file_submission, read_recent_for_duplicates,
+                           recent_duplicate)
 from handlers.core import FlowContext, register
 
 KINDS = (ItemKind.feedback, ItemKind.complaint_first, ItemKind.denunciation)
@@ -66,6 +67,13 @@ class SubmitFlow:
         elif step == "duplicate":
             ctx.say("submit.duplicate", code=data["duplicate_of"], buttons=[
                 [ctx.button("submit.duplicate_yes", "submit:force")], [ctx.button("submit.cancel", "submit:cancel")]])
+
+    async def prepare(self, contexts: list[FlowContext]) -> None:
+        """Several confirmations in one group: their duplicate checks read with one statement."""
+        confirming = [ctx.user.id for ctx in contexts
+                      if ctx.conversation.step == "summary" and ctx.incoming.button == "submit:send"]
+        if len(confirming) > 1:
+            await read_recent_for_duplicates(contexts[0].uow, confirming)
 
     async def handle(self, ctx: FlowContext) -> None:
         step, data, incoming = ctx.conversation.step, ctx.conversation.data, ctx.incoming

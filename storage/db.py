@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 
-from sqlalchemy import event
+from sqlalchemy import event, exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import QueuePool
@@ -58,12 +59,44 @@ def create_engine(url: str, **kwargs) -> AsyncEngine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 10)
-    kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_timeout", 10)
     # A server that stops answering (not refusing) must not hang a citizen's request forever: give up
     # on connecting after 10 s and on a statement after 60 s; the user is then asked to try again.
     kwargs.setdefault("connect_args", {"timeout": 10, "command_timeout": 60})
-    return create_async_engine(url, **kwargs)
+    ping_idle = kwargs.pop("ping_idle_after", PING_IDLE_AFTER)
+    engine = create_async_engine(url, **kwargs)
+    if ping_idle is not None and not kwargs.get("pool_pre_ping"):
+        _ping_after_idle(engine, ping_idle)
+    return engine
+
+
+# A connection that sat in the pool longer than this is pinged before use. SQLAlchemy's pool_pre_ping
+# pings at every checkout, and on asyncpg a ping is three round trips (BEGIN, an empty statement,
+# ROLLBACK): under load, a transaction every few milliseconds paid them again on a connection it had
+# used a moment before (bench/pipeline.py). A connection in steady use needs no ping: if the server
+# went away meanwhile, the statement fails like any statement would, the adapter asks the person to
+# try again, and SQLAlchemy then drops every connection older than the failure from the pool.
+PING_IDLE_AFTER = 2.0  # seconds
+
+
+def _ping_after_idle(engine: AsyncEngine, idle_seconds: float) -> None:
+    dialect = engine.sync_engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _checked_in(dbapi_connection, record) -> None:
+        record.info["tiepdan_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _checked_out(dbapi_connection, record, proxy) -> None:
+        since = record.info.pop("tiepdan_idle_since", None)
+        if since is None or time.monotonic() - since < idle_seconds:
+            return  # a new connection, or one used a moment ago
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception as error:  # noqa: BLE001 - any failure means this connection is gone
+            raise exc.DisconnectionError(f"idle connection failed its ping: {type(error).__name__}") from error
+        if not alive:
+            raise exc.DisconnectionError("idle connection failed its ping")
 
 
 def is_postgres(engine: AsyncEngine) -> bool:

@@ -94,6 +94,10 @@ _RECENT_BY_TEXT = (
     .where(_items.c.citizen_id == bindparam("citizen_id"), _items.c.received_at >= bindparam("since"),
            _items.c.description == bindparam("description"))
     .order_by(_items.c.id.desc()).limit(1))
+_RECENT_OF = (
+    select(_items.c.citizen_id, _items.c.received_at, _items.c.description, _items.c.tracking_code)
+    .where(_items.c.citizen_id.in_(bindparam("citizen_ids", expanding=True)), _items.c.received_at >= bindparam("since"))
+    .order_by(_items.c.id.desc()))
 _users = User.__table__
 _STAFF_CHATS = (
     select(_users.c.unit_id, _users.c.id, _users.c.language, _identities.c.channel, _identities.c.last_chat_id)
@@ -123,7 +127,7 @@ class UserRepository:
         """The users behind several identities of one channel, created on first contact: (external id,
         chat id, language of a new user) each, distinct external ids. One read for all (identity and
         user joined); one write for those whose chat changed or whose ``last_seen_at`` is older than
-        ``LAST_SEEN_PRECISION``; the new users and their identities in one flush each."""
+        ``LAST_SEEN_PRECISION``; the new users and their identities in one flush."""
         found = (await self.session.execute(
             _IDENTITIES_AND_USERS, {"channel": channel, "external_ids": [person[0] for person in people]})).all()
         now = utcnow()
@@ -141,10 +145,8 @@ class UserRepository:
             await self.session.execute(_IDENTITY_SEEN, seen)
         new = [(external_id, chat_id, User(language=language)) for external_id, chat_id, language in people
                if external_id not in users]
-        if new:
-            self.session.add_all([user for _, _, user in new])
-            await self.session.flush()
-            self.session.add_all([ChannelIdentity(channel=channel, external_id=external_id, user_id=user.id,
+        if new:  # one flush: the users, then their identities (the relationship orders the two inserts)
+            self.session.add_all([ChannelIdentity(channel=channel, external_id=external_id, user=user,
                                                   last_chat_id=chat_id) for external_id, chat_id, user in new])
             await self.session.flush()
             users.update((external_id, user) for external_id, _, user in new)
@@ -241,6 +243,11 @@ BULK_KEYS = ("announce:", "project:", "session-published:", "session-moved:", "s
              "reception:", "digest:")
 
 
+async def _insert_at_commit(uow, rows: list[dict]) -> None:
+    """The messages queued with ``enqueue_many(..., at_commit=True)`` during a unit of work."""
+    await uow.outbox.insert_rows(rows)
+
+
 class OutboxRepository:
     # Channels without keyboards rewrite a message's buttons as they are queued (handlers/numbered.py
     # registers itself): renderer(outbox, channel, chat_id, reply, dedupe_key) → the reply to store.
@@ -263,8 +270,11 @@ class OutboxRepository:
                                 item_id=item_id)
 
     async def enqueue_many(self, messages: Sequence[tuple[str, str, Reply, str]], *,
-                           item_id: int | None = None) -> None:
-        """Several (channel, chat id, reply, dedupe key), each chat's in their order, in one statement."""
+                           item_id: int | None = None, at_commit: bool = False) -> None:
+        """Several (channel, chat id, reply, dedupe key), each chat's in their order, in one statement.
+        ``at_commit``: written when the unit of work commits instead, in one statement with every other
+        message queued so, in the order they were queued (a step's replies and the notices its new
+        items send the officers: one write for a whole group commit)."""
         now = utcnow()
         rows = []
         for channel, chat_id, reply, dedupe_key in messages:
@@ -277,6 +287,12 @@ class OutboxRepository:
                          "bulk": dedupe_key.startswith(BULK_KEYS)})
         if not rows:
             return
+        if at_commit and self.uow is not None:
+            self.uow.before_commit(_insert_at_commit).extend(rows)
+            return
+        await self.insert_rows(rows)
+
+    async def insert_rows(self, rows: list[dict]) -> None:
         statement = _prebuilt(self.session, "enqueue", lambda insert: insert(OutboxMessage.__table__)
                               .on_conflict_do_nothing(index_elements=["dedupe_key"]))
         await self.session.execute(statement, _parameters(rows))
@@ -418,17 +434,24 @@ class UnitRepository:
         return list(rows.scalars())
 
     async def routing_rules(self, commune_code: int) -> list[RoutingRule]:
+        """The rules that apply to a commune; their units are read with them (``get`` then needs no
+        statement of its own for the unit an item is routed to)."""
         if commune_code not in self._rules:
-            rows = await self.session.execute(select(RoutingRule).where(
-                or_(RoutingRule.commune_code == commune_code, RoutingRule.commune_code.is_(None))))
-            self._rules[commune_code] = list(rows.scalars())
+            rows = (await self.session.execute(
+                select(RoutingRule, Unit).join(Unit, Unit.id == RoutingRule.unit_id)
+                .where(or_(RoutingRule.commune_code == commune_code, RoutingRule.commune_code.is_(None)))
+                .order_by(RoutingRule.id))).all()
+            self._rules[commune_code] = [rule for rule, _ in rows]
+            self._units.update((unit.id, unit) for _, unit in rows)
         return self._rules[commune_code]
 
     async def fallback_for(self, commune_code: int) -> Unit | None:
         if commune_code not in self._fallbacks:
             rows = await self.session.execute(
                 select(Unit).where(Unit.commune_code == commune_code, Unit.is_fallback.is_(True)).order_by(Unit.id))
-            self._fallbacks[commune_code] = rows.scalars().first()
+            fallback = self._fallbacks[commune_code] = rows.scalars().first()
+            if fallback is not None:
+                self._units[fallback.id] = fallback
         return self._fallbacks[commune_code]
 
     def add(self, obj) -> None:
@@ -443,6 +466,10 @@ class ItemRepository:
         self.session = session
         # Rows of new items' own tables (contact, consent, deadlines, events) waiting for the items' ids.
         self._filed: list[tuple[Item, dict[Any, list[dict]]]] = []
+        # Citizens' stored items received since a moment, read for several citizens at once
+        # (prime_recent): citizen id -> [(received_at, description, tracking code)], newest first.
+        self._recent: dict[int, list[tuple[datetime, str, str]]] = {}
+        self._recent_since: datetime | None = None
 
     def add_filed(self, item: Item, rows: dict[Any, list[dict]]) -> None:
         """A new item with the rows that come with it, {table: [row]} (``item_id`` filled in where the
@@ -500,9 +527,29 @@ class ItemRepository:
     async def recent_by_text(self, citizen_id: int, description: str, since: datetime) -> str | None:
         """The tracking code of the citizen's latest stored item with this very text received since
         ``since`` (not flushing the transaction's pending items, which are other people's)."""
+        primed = self._recent.pop(citizen_id, None)  # answers once: a later check reads again
+        if primed is not None and self._recent_since is not None and since >= self._recent_since:
+            return next((code for received_at, text, code in primed if received_at >= since and text == description),
+                        None)
         with self.session.no_autoflush:
             return (await self.session.execute(_RECENT_BY_TEXT, {
                 "citizen_id": citizen_id, "description": description, "since": since})).scalar()
+
+    async def prime_recent(self, citizen_ids: Iterable[int], since: datetime) -> None:
+        """Read the stored items of every one of ``citizen_ids`` received since ``since`` with one
+        statement, so that ``recent_by_text`` answers them without a statement each: a group of
+        submissions committed together (handlers/pipeline.py) checks its duplicates at once. Each
+        citizen's answer is given once (a group holds one delivery of a person); a second check of
+        the same citizen reads again."""
+        wanted = sorted(set(citizen_ids))
+        if not wanted:
+            return
+        with self.session.no_autoflush:
+            rows = (await self.session.execute(_RECENT_OF, {"citizen_ids": wanted, "since": since})).all()
+        self._recent = {citizen_id: [] for citizen_id in wanted}
+        self._recent_since = since
+        for citizen_id, received_at, description, code in rows:
+            self._recent[citizen_id].append((received_at, description, code))
 
     async def contact(self, item_id: int) -> ItemContact | None:
         return await self.session.get(ItemContact, item_id)

@@ -51,15 +51,17 @@ class UnitOfWork:
 
     def before_commit(self, hook: Callable[["UnitOfWork", list[Any]], Awaitable[None]]) -> list[Any]:
         """A list to collect things in during the transaction; at commit, after everything pending is
-        flushed (new rows have their ids), ``hook(uow, collected)`` runs once for all of them."""
+        flushed (new rows have their ids), ``hook(uow, collected)`` runs once for all of them. Hooks
+        run in the order they were first asked for; what a hook collects for a later one joins that
+        one's list (the officers' notices of new items join the step's replies in the outbox's one
+        write), and a hook asked for again after it ran runs again."""
         return self._before_commit.setdefault(hook, [])
 
     async def commit(self) -> None:
         while self._before_commit:
             await self.session.flush()
-            hooks, self._before_commit = self._before_commit, {}
-            for hook, collected in hooks.items():
-                await hook(self, collected)
+            hook = next(iter(self._before_commit))
+            await hook(self, self._before_commit.pop(hook))
         await self.session.commit()
         if self.enqueued and self._on_commit:
             # Wake the outbox dispatcher so a reply leaves in milliseconds, not at the next poll.

@@ -6,9 +6,12 @@ without holding more than its bound in memory."""
 from __future__ import annotations
 
 import asyncio
+import itertools
+from datetime import timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import event, select
 
 import bot.petitions
 import handlers.pipeline as pipeline
@@ -16,7 +19,8 @@ from bot.channels.telegram import ChatOrderedUpdates, UpdateQueue
 from bot.domain.dialog import Incoming
 from handlers.core import FLOWS
 from handlers.pipeline import Outcome, group_commit_for, handle_incoming
-from storage.models import ConversationState, Item, OutboxMessage, ProcessedUpdate
+from storage.demo import DEMO_COMMUNE
+from storage.models import ChannelIdentity, ConversationState, Item, OutboxMessage, ProcessedUpdate, User
 from tests.webchat import Browser, file_feedback, reach_menu, rows
 
 CHANNEL = "web"
@@ -180,3 +184,95 @@ async def test_updates_of_one_chat_wait_for_each_other_and_other_chats_do_not():
     release.set()
     await asyncio.gather(*tasks)
     assert [step for chat, step in order if chat == 1] == ["start a", "end a", "start b", "end b"]
+
+
+_KEYS = itertools.count()
+TO_SUMMARY = ["/start", "lang:vi", "hoan kiem", f"commune:{DEMO_COMMUNE}", "menu:submit", "kind:feedback",
+              "category:infrastructure", None, "photos:done", "location:skip", "consent:anonymous"]
+
+
+async def at_summary(runtime, chat: str, description: str) -> None:
+    """Drive ``chat`` through the submit flow to the summary of an anonymous feedback."""
+    for number, press in enumerate(TO_SUMMARY):
+        key = f"{chat}:summary:{next(_KEYS)}"
+        incoming = (Incoming(CHANNEL, chat, chat, key, text=description) if press is None else
+                    Incoming(CHANNEL, chat, chat, key, text=press) if press.startswith("/") or " " in press else
+                    Incoming(CHANNEL, chat, chat, key, button=press))
+        assert (await handle_incoming(incoming, runtime.uows, runtime.settings)).outcome is Outcome.handled
+    assert await conversation(runtime, chat) == ("submit", "summary")
+
+
+def statements(runtime) -> list[str]:
+    """Every statement the runtime's engine runs from now on (until the engine is disposed)."""
+    seen: list[str] = []
+
+    def record(connection, cursor, statement, parameters, context, executemany):
+        seen.append(" ".join(statement.split()))
+
+    event.listen(runtime.engine.sync_engine, "before_cursor_execute", record)
+    return seen
+
+
+async def test_confirmations_committed_together_check_for_duplicates_and_queue_their_messages_at_once(
+        runtime, monkeypatch):
+    """A group of confirmations reads every citizen's recent items with one statement (not one each),
+    still finds the one that repeats an item filed minutes ago, and writes all replies and the
+    officers' new-item notices with one insert."""
+    sizes: list[int] = []
+    real = pipeline._process_group
+
+    async def recorded(group, uows):
+        sizes.append(len(group))
+        return await real(group, uows)
+
+    async with runtime.uows() as uow:  # the demo's officers, reachable on Telegram
+        for officer in (await uow.session.execute(select(User).where(User.role == "officer"))).scalars():
+            uow.session.add(ChannelIdentity(channel="telegram", external_id=f"officer-{officer.id}",
+                                            user_id=officer.id, last_chat_id=f"officer-{officer.id}"))
+        await uow.commit()
+    chats = [f"confirm-{n}" for n in range(5)]
+    await at_summary(runtime, chats[0], "Cống thoát nước ngõ 5 bị tắc")
+    await handle_incoming(said(chats[0], "first-send", button="submit:send"), runtime.uows, runtime.settings)
+    [earlier] = await rows(runtime, Item)
+    await at_summary(runtime, chats[0], "Cống thoát nước ngõ 5 bị tắc")  # the very same text again
+    for n, chat in enumerate(chats[1:], 1):
+        await at_summary(runtime, chat, f"Đèn đường số {n} ngõ Hàng Bạc bị hỏng")
+    monkeypatch.setattr(pipeline, "_process_group", recorded)
+    seen = statements(runtime)
+    results = await asyncio.gather(*(handle_incoming(said(chat, "send", button="submit:send"), runtime.uows,
+                                                     runtime.settings) for chat in chats))
+    assert all(result.outcome is Outcome.handled for result in results)
+    assert await conversation(runtime, chats[0]) == ("submit", "duplicate")
+    assert earlier.tracking_code in results[0].replies[0].text
+    filed = {item.chat_id: item for item in await rows(runtime, Item)}
+    assert set(filed) == set(chats) and filed[chats[0]].id == earlier.id  # the repeat was not filed again
+    for chat, result in zip(chats[1:], results[1:]):
+        assert await conversation(runtime, chat) == ("menu", "main")
+        assert filed[chat].tracking_code in result.replies[0].text
+    notices = await rows(runtime, OutboxMessage, OutboxMessage.dedupe_key.like("new-item:%"))
+    assert {notice.payload["buttons"][0][0]["value"] for notice in notices} >= {
+        f"g:oi:{filed[chat].id}" for chat in chats[1:]}
+    assert sum(sizes) == len(chats) and max(sizes) > 1
+    together = sum(1 for size in sizes if size > 1)
+    bulk_reads = [s for s in seen if s.startswith("SELECT items.citizen_id") and " IN " in s]
+    single_reads = [s for s in seen if s.startswith("SELECT items.tracking_code") and "citizen_id" in s]
+    assert len(bulk_reads) == together and len(single_reads) == len(sizes) - together
+    outbox_writes = [s for s in seen if s.startswith("INSERT INTO outbox")]
+    assert len(outbox_writes) == len(sizes)  # replies and notices of a group in one statement
+
+
+async def test_the_duplicate_check_read_ahead_answers_each_citizen_once(runtime):
+    """What ``prime_recent`` read answers a citizen's first check only; a second one reads again
+    and so sees what was stored meanwhile."""
+    await at_summary(runtime, "primed", "Rác thải ở chợ chưa được thu gom")
+    await handle_incoming(said("primed", "send", button="submit:send"), runtime.uows, runtime.settings)
+    [item] = await rows(runtime, Item)
+    since = item.received_at - timedelta(minutes=1)
+    async with runtime.uows() as uow:
+        await uow.items.prime_recent([item.citizen_id, 999_999], since)
+        seen = statements(runtime)
+        assert await uow.items.recent_by_text(item.citizen_id, item.description, since) == item.tracking_code
+        assert await uow.items.recent_by_text(999_999, item.description, since) is None
+        assert [s for s in seen if "FROM items" in s] == []  # both answered from what was read ahead
+        assert await uow.items.recent_by_text(item.citizen_id, "another text", since) is None
+        assert len([s for s in seen if "FROM items" in s]) == 1  # the second check of the same citizen read again

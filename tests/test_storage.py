@@ -142,6 +142,36 @@ def test_a_sqlite_file_gets_a_pool_of_two_connections_and_memory_one_connection(
     assert bigger.sync_engine.pool.size() == 5  # a caller's own setting wins
 
 
+async def test_a_postgresql_connection_is_pinged_only_after_sitting_idle_and_replaced_if_it_died(
+        postgres_database, monkeypatch):
+    """No ping for a connection used a moment ago (three round trips on asyncpg); one that sat in the
+    pool longer than ``ping_idle_after`` is pinged, and if the server dropped it meanwhile a new
+    one takes its place without the caller seeing an error."""
+    engine = create_engine(postgres_database, ping_idle_after=0.2)
+    pings = []
+    real_ping = engine.sync_engine.dialect.do_ping
+    monkeypatch.setattr(engine.sync_engine.dialect, "do_ping", lambda dbapi: pings.append(1) or real_ping(dbapi))
+
+    async def backend() -> int:
+        async with engine.connect() as connection:
+            return (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+
+    admin = create_engine(POSTGRES_ADMIN)
+    try:
+        first = await backend()
+        assert await backend() == first and pings == []  # back to work at once: no ping
+        await asyncio.sleep(0.3)
+        assert await backend() == first and len(pings) == 1  # idle: pinged, alive, kept
+        async with admin.connect() as connection:
+            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        await asyncio.sleep(0.3)
+        replaced = await backend()  # the dead one failed its ping and was replaced: no error
+        assert replaced != first and len(pings) == 2
+    finally:
+        await engine.dispose()
+        await admin.dispose()
+
+
 @pytest.fixture
 async def uows(db_url):
     engine = create_engine(db_url)

@@ -192,6 +192,38 @@ async def test_start_language_commune_then_the_main_menu(bot):
     assert bot.api.count("answerCallbackQuery") == 2
 
 
+class SlowToAnswerButtons(RecordingBotAPI):
+    """Telegram far away: answering a button's callback query takes until ``release`` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def _result(self, api_method: str, params: dict):
+        if api_method == "answerCallbackQuery":
+            await self.release.wait()
+        return await super()._result(api_method, params)
+
+
+async def test_a_button_step_does_not_wait_for_its_callback_answer(open_bot):
+    """The spinner is stopped while the step runs: the step's replies are committed before a slow
+    answerCallbackQuery returns, and the handler still waits for the answer before it ends."""
+    api = SlowToAnswerButtons()
+    bot = await open_bot(api=api)
+    await bot.say("/start")
+    press = asyncio.ensure_future(bot.feed(button_update(next(update_ids), CHAT, "lang:vi"), deliver=False))
+    for _ in range(200):
+        if any(row.payload["text"] == VIETNAMESE_CHOSEN for row in await bot.outbox()):
+            break
+        await asyncio.sleep(0.01)
+    else:
+        raise AssertionError("the step waited for the callback answer")
+    assert not press.done()  # the answer is still on its way
+    api.release.set()
+    await asyncio.wait_for(press, 5)
+    assert api.count("answerCallbackQuery") == 1
+
+
 async def test_choosing_english_switches_every_later_text_to_english(bot):
     assert await bot.say("/start") == [WELCOME]
     assert await bot.press("lang:en") == [

@@ -246,19 +246,29 @@ class TelegramChannel:
             log.warning("telegram: ignored an update of an unexpected shape")
             return
         incoming = to_incoming(update)
-        if update.callback_query is not None:
-            try:
-                # Stops the button's spinner; not a message, so it does not go through the outbox.
-                await update.callback_query.answer()
-            except TelegramError:
-                log.info("could not answer callback query")
-        if incoming is None:
-            return
+        # The button's spinner is stopped while the step runs, not before: the answer is a round trip
+        # to Telegram, which the step (and the chat's next update) would otherwise wait for.
+        answering = (asyncio.ensure_future(self._answer(update.callback_query))
+                     if update.callback_query is not None else None)
         try:
-            await handle_incoming(incoming, self.runtime.uows, self.settings)
-        except (SQLAlchemyError, OSError):
-            log.warning("telegram: database unavailable, asked the user to retry")
-            await self._tell_temporary_failure(incoming)
+            if incoming is None:
+                return
+            try:
+                await handle_incoming(incoming, self.runtime.uows, self.settings)
+            except (SQLAlchemyError, OSError):
+                log.warning("telegram: database unavailable, asked the user to retry")
+                await self._tell_temporary_failure(incoming)
+        finally:
+            if answering is not None:
+                await answering
+
+    @staticmethod
+    async def _answer(query) -> None:
+        try:
+            # Stops the button's spinner; not a message, so it does not go through the outbox.
+            await query.answer()
+        except TelegramError:
+            log.info("could not answer callback query")
 
     async def _tell_temporary_failure(self, incoming: Incoming) -> None:
         try:
