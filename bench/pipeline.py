@@ -14,9 +14,10 @@ path only. Two kinds of message:
 
 The **ceiling** is the same python-telegram-bot application dispatching the same updates to a
 handler that does nothing, fed one at a time and all at once; the faster of the two is the ceiling
-every ratio is taken against. The machines are shared and their speed drifts: every throughput row runs
-a few times, each run between two ceiling measurements and taken against the faster of the two,
-and the run with the median ratio is shown; each offered-load row is the run with the median p99. Three ways of feeding the production application
+every ratio is taken against. The machines are shared and their speed drifts: every throughput row
+runs a few times, each run between two ceiling measurements and taken against the faster of the
+two, and the run with the median ratio is shown; each offered-load row is the run with the median
+p99. Three ways of feeding the production application
 (``build_application``: updates of different chats at once, one chat's in arrival order, sharing
 transactions through ``handlers.pipeline.GroupCommit``):
 
