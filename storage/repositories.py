@@ -245,7 +245,7 @@ BULK_KEYS = ("announce:", "project:", "session-published:", "session-moved:", "s
 
 async def _insert_at_commit(uow, rows: list[dict]) -> None:
     """The messages queued with ``enqueue_many(..., at_commit=True)`` during a unit of work."""
-    await uow.outbox.insert_rows(rows)
+    await uow.outbox._insert_rows(rows)
 
 
 class OutboxRepository:
@@ -290,9 +290,9 @@ class OutboxRepository:
         if at_commit and self.uow is not None:
             self.uow.before_commit(_insert_at_commit).extend(rows)
             return
-        await self.insert_rows(rows)
+        await self._insert_rows(rows)
 
-    async def insert_rows(self, rows: list[dict]) -> None:
+    async def _insert_rows(self, rows: list[dict]) -> None:
         statement = _prebuilt(self.session, "enqueue", lambda insert: insert(OutboxMessage.__table__)
                               .on_conflict_do_nothing(index_elements=["dedupe_key"]))
         await self.session.execute(statement, _parameters(rows))

@@ -251,16 +251,18 @@ class TelegramChannel:
         answering = (asyncio.ensure_future(self._answer(update.callback_query))
                      if update.callback_query is not None else None)
         try:
-            if incoming is None:
-                return
-            try:
-                await handle_incoming(incoming, self.runtime.uows, self.settings)
-            except (SQLAlchemyError, OSError):
-                log.warning("telegram: database unavailable, asked the user to retry")
-                await self._tell_temporary_failure(incoming)
+            if incoming is not None:
+                await self._handle(incoming)
         finally:
             if answering is not None:
                 await answering
+
+    async def _handle(self, incoming: Incoming) -> None:
+        try:
+            await handle_incoming(incoming, self.runtime.uows, self.settings)
+        except (SQLAlchemyError, OSError):
+            log.warning("telegram: database unavailable, asked the user to retry")
+            await self._tell_temporary_failure(incoming)
 
     @staticmethod
     async def _answer(query) -> None:
