@@ -10,6 +10,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import QueuePool
 
+from storage import sqlite_driver
+
 # aiosqlite logs every statement with its parameters at DEBUG: names, phones, addresses. Never below INFO.
 _aiosqlite_log = logging.getLogger("aiosqlite")
 _aiosqlite_log.setLevel(max(_aiosqlite_log.level, logging.INFO))
@@ -36,6 +38,8 @@ def create_engine(url: str, **kwargs) -> AsyncEngine:
             # A database file (an in-memory one has a single connection anyway: StaticPool).
             kwargs.setdefault("pool_size", SQLITE_POOL_SIZE)
             kwargs.setdefault("max_overflow", 0)
+        if parsed.get_driver_name() == "aiosqlite":
+            kwargs.setdefault("module", sqlite_driver.dbapi())  # one trip to its thread a statement
         engine = create_async_engine(url, connect_args={"timeout": 30}, **kwargs)
 
         @event.listens_for(engine.sync_engine, "connect")

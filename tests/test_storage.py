@@ -142,6 +142,55 @@ def test_a_sqlite_file_gets_a_pool_of_two_connections_and_memory_one_connection(
     assert bigger.sync_engine.pool.size() == 5  # a caller's own setting wins
 
 
+async def test_a_sqlite_statement_is_one_trip_to_aiosqlites_thread_and_behaves_as_before(tmp_path, monkeypatch):
+    """storage.sqlite_driver: each statement (reads, executemany, RETURNING, rowcount, lastrowid, a
+    broken constraint, BEGIN and COMMIT) goes to the connection's thread once, with the same results
+    and the same exceptions as SQLAlchemy's own aiosqlite adapter."""
+    import aiosqlite
+    from sqlalchemy.exc import IntegrityError
+
+    from storage.sqlite_driver import OneTripCursor
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'trips.db'}")
+    trips = []
+    real_execute = aiosqlite.Connection._execute
+
+    async def counted(self, fn, *args, **kwargs):
+        trips.append(getattr(fn, "__name__", repr(fn)))
+        return await real_execute(self, fn, *args, **kwargs)
+
+    try:
+        async with engine.begin() as connection:
+            await connection.exec_driver_sql("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE, n INT)")
+        monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+        async with engine.connect() as connection:
+            raw = await connection.get_raw_connection()
+            assert isinstance(raw.driver_connection, aiosqlite.Connection)
+            assert isinstance(raw.dbapi_connection.cursor(), OneTripCursor)
+            trips.clear()
+            await connection.execute(text("INSERT INTO t (name, n) VALUES (:name, :n)"),
+                                     [{"name": f"p{i}", "n": i} for i in range(5)])  # executemany
+            assert trips == ["_run", "_run"]  # BEGIN IMMEDIATE, then the five rows in one trip
+            inserted = await connection.execute(text("INSERT INTO t (name, n) VALUES ('q', 9)"))
+            assert inserted.lastrowid == 6
+            returned = await connection.execute(text("INSERT INTO t (name, n) VALUES ('r', 10) RETURNING id, n"))
+            assert returned.all() == [(7, 10)]
+            changed = await connection.execute(text("UPDATE t SET n = n + 1 WHERE n < 3"))
+            assert changed.rowcount == 3
+            rows = await connection.execute(text("SELECT name, n FROM t WHERE n <= :most ORDER BY id"), {"most": 3})
+            assert rows.keys() == ["name", "n"] and rows.all() == [("p0", 1), ("p1", 2), ("p2", 3), ("p3", 3)]
+            assert (await connection.execute(text("SELECT name FROM t WHERE n < 0"))).all() == []
+            with pytest.raises(IntegrityError):
+                await connection.execute(text("INSERT INTO t (name, n) VALUES ('q', 1)"))
+            await connection.commit()
+        # BEGIN and seven statements, one trip each; the pool's reset as the connection goes back.
+        assert trips == ["_run"] * 8 + ["commit", "rollback"]
+        async with engine.connect() as connection:
+            assert (await connection.execute(text("SELECT count(*) FROM t"))).scalar_one() == 7
+    finally:
+        await engine.dispose()
+
+
 async def test_a_postgresql_connection_is_pinged_only_after_sitting_idle_and_replaced_if_it_died(
         postgres_database, monkeypatch):
     """No ping for a connection used a moment ago (three round trips on asyncpg); one that sat in the
