@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     telegram_webhook_secret: str | None = None
     telegram_per_chat_rate: float = Field(1.0, gt=0, le=1000)
     # Updates of different chats handled at once (one chat's stay in order); they share transactions.
-    telegram_concurrent_updates: int = Field(64, ge=1, le=1024)
+    telegram_concurrent_updates: int = Field(128, ge=1, le=1024)
 
     # Zalo Official Account (bot/channels/zalo_oa.py): runs only when the app id is set.
     zalo_oa_app_id: str | None = None

@@ -57,6 +57,10 @@ async def handle_incoming(incoming: Incoming, uows: UnitOfWorkFactory, settings:
 # Enough to divide a step's statements many times over, few enough that the last delivery of a
 # full group still gets its answer in tens of milliseconds.
 MAX_GROUP = 64
+# Transactions of groups running at once, by database. On PostgreSQL a group spends about a third of
+# its time waiting for the server (bench/pipeline.py), which a second group fills with its own
+# steps; SQLite writes one transaction at a time (BEGIN IMMEDIATE), so a second would only wait.
+PARALLEL_GROUPS = {"postgresql": 2}
 
 
 class GroupCommit:
@@ -65,18 +69,26 @@ class GroupCommit:
     A lone delivery starts at once, so a quiet bot answers as fast as before. Under load every
     statement of a step (delivery record, identities, conversations, replies) runs once for the whole
     group instead of once per delivery, which is where a step's time went (bench/pipeline.py). A group
-    holds at most one delivery of a chat and of a person, in arrival order, so one chat's messages are
-    still handled one after another. If anything in a group fails, the group is rolled back and each
-    of its deliveries is run again alone, so one broken flow or conflicting write costs nobody else
-    their message; a database that cannot be reached (or stays locked) fails them all at once instead,
-    and each adapter asks its user to try again shortly.
+    holds at most one delivery of a chat and of a person, in arrival order, and a chat or person with a
+    delivery in a running group waits for that group to end, so one chat's messages are still handled
+    one after another. On PostgreSQL two groups run at once (``PARALLEL_GROUPS``); their chats and
+    people are distinct, so their steps touch distinct rows. If anything in a group fails, the group is
+    rolled back and each of its deliveries is run again alone, so one broken flow or conflicting write
+    (a deadlock between the two groups included) costs nobody else their message; a database that
+    cannot be reached (or stays locked) fails them all at once instead, and each adapter asks its user
+    to try again shortly.
     """
 
-    def __init__(self, uows: UnitOfWorkFactory, max_group: int = MAX_GROUP):
+    def __init__(self, uows: UnitOfWorkFactory, max_group: int = MAX_GROUP, parallel: int | None = None):
         self.uows = uows
         self.max_group = max_group
+        if parallel is None:
+            bind = getattr(uows.sessions, "kw", {}).get("bind")
+            parallel = PARALLEL_GROUPS.get(bind.dialect.name, 1) if bind is not None else 1
+        self.parallel = parallel
         self._waiting: deque[_Waiting] = deque()
-        self._worker: asyncio.Task | None = None
+        self._workers: set[asyncio.Task] = set()
+        self._busy: set[tuple[str, str]] = set()  # chats and people of the groups running now
         self._loop: asyncio.AbstractEventLoop | None = None
         self.groups = 0   # groups committed, and the deliveries in them (for tests and benchmarks)
         self.grouped = 0
@@ -84,52 +96,71 @@ class GroupCommit:
     async def submit(self, incoming: Incoming, settings: Settings) -> Result:
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a new event loop (tests make one each): nothing of the old one is alive
-            self._loop, self._waiting, self._worker = loop, deque(), None
+            self._loop, self._waiting, self._workers, self._busy = loop, deque(), set(), set()
         waiting = _Waiting(incoming, settings, loop.create_future())
         self._waiting.append(waiting)
-        if self._worker is None or self._worker.done():
-            self._worker = loop.create_task(self._drain())
+        self._hire()
         # Shielded: a caller that gives up (a web client gone) does not take the delivery with it.
         return await asyncio.shield(waiting.future)
+
+    def _hire(self) -> None:
+        """A worker for waiting deliveries, up to ``parallel``. It takes its group when it first runs,
+        so everything that arrived in the meantime can join."""
+        # A worker that has returned is done at once (its done callbacks would come a step later).
+        self._workers = {worker for worker in self._workers if not worker.done()}
+        if self._waiting and len(self._workers) < self.parallel:
+            self._workers.add(self._loop.create_task(self._drain()))
 
     async def _drain(self) -> None:
         while self._waiting:
             group = self._take()
+            if not group:  # every waiting delivery's chat is in a running group: its worker goes on
+                return
+            keys = {key for waiting in group for key in _keys(waiting.incoming)}
+            self._busy |= keys
+            self._hire()  # deliveries left behind: another group may run beside this one
             try:
-                results = await _process_group(group, self.uows)
-            except asyncio.CancelledError:  # the event loop is shutting down: nobody waits forever
+                await self._commit(group)
+            finally:
+                self._busy -= keys
+
+    async def _commit(self, group: list["_Waiting"]) -> None:
+        try:
+            results = await _process_group(group, self.uows)
+        except asyncio.CancelledError:  # the event loop is shutting down: nobody waits forever
+            for waiting in group:
+                waiting.future.cancel()
+            raise
+        except Exception as exc:  # noqa: BLE001 - every failure of a group is answered below
+            if len(group) == 1 and not isinstance(exc, IntegrityError):
+                await self._answer_failure(group[0], exc)
+            elif _fails_everyone(exc):
+                log.warning("group of %d: database unavailable (%s)", len(group), type(exc).__name__)
                 for waiting in group:
-                    waiting.future.cancel()
-                raise
-            except Exception as exc:  # noqa: BLE001 - every failure of a group is answered below
-                if len(group) == 1 and not isinstance(exc, IntegrityError):
-                    await self._answer_failure(group[0], exc)
-                elif _fails_everyone(exc):
-                    log.warning("group of %d: database unavailable (%s)", len(group), type(exc).__name__)
-                    for waiting in group:
-                        _settle(waiting.future, exception=exc)
-                else:
-                    log.info("group of %d failed (%s); running each alone", len(group), type(exc).__name__)
-                    for waiting in group:
-                        await self._alone(waiting)
-                continue
-            self.groups += 1
-            self.grouped += len(group)
-            for waiting, result in zip(group, results):
-                _settle(waiting.future, result=result)
+                    _settle(waiting.future, exception=exc)
+            else:
+                log.info("group of %d failed (%s); running each alone", len(group), type(exc).__name__)
+                for waiting in group:
+                    await self._alone(waiting)
+            return
+        self.groups += 1
+        self.grouped += len(group)
+        for waiting, result in zip(group, results):
+            _settle(waiting.future, result=result)
 
     def _take(self) -> list["_Waiting"]:
-        """The oldest deliveries of distinct chats and people of one channel, up to ``max_group``;
-        the rest keep their order for the next group."""
+        """The oldest deliveries of distinct chats and people of one channel, none of them in a running
+        group, up to ``max_group``; the rest keep their order for the next group."""
         group: list[_Waiting] = []
         taken: set[tuple[str, str]] = set()
-        blocked: set[tuple[str, str]] = set()  # a chat whose older delivery waits goes no further
+        blocked = set(self._busy)  # a chat whose older delivery is running or waits goes no further
         left: deque[_Waiting] = deque()
-        first = self._waiting[0]
+        first = None
         for waiting in self._waiting:
-            incoming = waiting.incoming
-            keys = {("chat", incoming.chat_id), ("user", incoming.user_id)}
-            if (len(group) < self.max_group and incoming.channel == first.incoming.channel
+            keys = _keys(waiting.incoming)
+            if first is None and not keys & blocked:
+                first = waiting
+            if (first is not None and len(group) < self.max_group and waiting.incoming.channel == first.incoming.channel
                     and waiting.settings is first.settings and not keys & taken and not keys & blocked):
                 group.append(waiting)
                 taken |= keys
@@ -170,6 +201,10 @@ class GroupCommit:
             _settle(waiting.future, exception=error)
             return
         _settle(waiting.future, result=result)
+
+
+def _keys(incoming: Incoming) -> set[tuple[str, str]]:
+    return {("chat", incoming.chat_id), ("user", incoming.user_id)}
 
 
 @dataclass

@@ -108,4 +108,6 @@ def is_postgres(engine: AsyncEngine) -> bool:
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker:
+    if engine.dialect.name == "sqlite":  # new rows numbered before a flush: one insert a table
+        return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=sqlite_driver.NumberingSession)
     return async_sessionmaker(engine, expire_on_commit=False)

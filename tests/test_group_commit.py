@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 from datetime import timedelta
 
 import pytest
@@ -105,6 +106,68 @@ async def test_a_flow_that_breaks_inside_a_group_costs_the_others_nothing(runtim
     assert await conversation(runtime, "broken") is None        # and no half-made state
     keys = {row.update_key for row in await rows(runtime, ProcessedUpdate)}
     assert {f"{chat}:1" for chat in chats} <= keys             # every delivery recorded once
+
+
+async def test_two_groups_run_at_once_on_postgresql_and_never_share_a_chat(runtime, monkeypatch, caplog):
+    """PostgreSQL: a second group runs while the first waits for the server (``PARALLEL_GROUPS``);
+    SQLite: one at a time. Either way a chat with a delivery in a running group is in no other group
+    until that one ends, so each chat's three steps still see the state the one before left."""
+    caplog.set_level(logging.INFO, logger="handlers.pipeline")
+    commits = group_commit_for(runtime.uows)
+    running: list[set[str]] = []
+    shared: list[set[str]] = []  # chats found in two running groups (an assert here would be a group failure)
+    most = 0
+    real = pipeline._process_group
+
+    async def watched(group, uows):
+        nonlocal most
+        chats = {waiting.incoming.chat_id for waiting in group}
+        shared.extend(chats & other for other in running if chats & other)
+        running.append(chats)
+        most = max(most, len(running))
+        try:
+            return await real(group, uows)
+        finally:
+            running.remove(chats)
+
+    monkeypatch.setattr(pipeline, "_process_group", watched)
+    chats = [f"parallel-{n}" for n in range(90)]  # more than a group's 64, fewer than two groups' worth
+    steps = [("1", {"text": "/start"}), ("2", {"button": "lang:vi"}), ("3", {"text": "hoan kiem"})]
+
+    # Every chat's three steps arrive at once, in their order, one round of steps after the other.
+    results = await asyncio.gather(*(handle_incoming(said(chat, key, **fields), runtime.uows, runtime.settings)
+                                     for key, fields in steps for chat in chats))
+    assert [result.outcome for result in results] == [Outcome.handled] * 3 * len(chats)
+    expected = 2 if runtime.engine.dialect.name == "postgresql" else 1
+    assert commits.parallel == expected and most == expected and shared == []
+    assert "running each alone" not in caplog.text  # no group failed on the other's rows
+    states = {row.chat_id: (row.flow, row.step) for row in await rows(runtime, ConversationState)
+              if row.chat_id.startswith("parallel-")}
+    assert states == {chat: ("start", "commune_pick") for chat in chats}
+
+
+async def test_a_deadlock_between_two_groups_is_settled_by_running_each_delivery_alone(runtime, monkeypatch):
+    """PostgreSQL breaks a deadlock by failing one of the transactions; that group's deliveries are
+    run again one by one, and every one of them is answered."""
+    import asyncpg
+    from sqlalchemy.exc import DBAPIError
+
+    real = pipeline._process_group
+    failed = []
+
+    async def deadlocked_once(group, uows):
+        if len(group) > 1 and not failed:
+            failed.append(len(group))
+            raise DBAPIError("UPDATE conversations ...", {}, asyncpg.exceptions.DeadlockDetectedError("deadlock detected"))
+        return await real(group, uows)
+
+    monkeypatch.setattr(pipeline, "_process_group", deadlocked_once)
+    chats = [f"deadlock-{n}" for n in range(6)]
+    results = await asyncio.gather(*(handle_incoming(said(chat, "1", text="/start"), runtime.uows, runtime.settings)
+                                     for chat in chats))
+    assert failed and all(result.outcome is Outcome.handled for result in results)
+    for chat in chats:
+        assert await conversation(runtime, chat) == ("start", "language")
 
 
 async def test_a_lost_database_fails_the_whole_group_at_once_and_nothing_is_recorded(runtime, monkeypatch):

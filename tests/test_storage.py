@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import inspect, select, text
+from sqlalchemy import event, inspect, select, text
 
 from bot.domain.dialog import Button, Conversation, Reply
 from storage.db import create_engine, session_factory
@@ -284,6 +284,45 @@ async def test_a_delivery_is_recorded_once_and_rolled_back_with_its_transaction(
     async with uows() as uow:
         assert await uow.inbound.first_delivery("telegram", "1001") is False
         assert await uow.inbound.first_delivery("web", "1001") is True
+
+
+async def test_new_users_get_ids_in_order_and_sqlite_inserts_them_with_one_statement_a_table(uows):
+    """storage.sqlite_driver.NumberingSession: on SQLite several new rows of one table are numbered
+    before the flush (max(id) + 1 on, as SQLite would), so the ORM writes them with one executemany
+    instead of one INSERT ... RETURNING each; PostgreSQL keeps its own sequence. Ids never reused
+    (the outbox's AUTOINCREMENT) are not handed out this way."""
+    from storage.models import ChannelIdentity, User
+    from storage.sqlite_driver import _numbered_table
+
+    engine = uows.sessions.kw["bind"].sync_engine
+    inserts: list[tuple[str, bool]] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO"):
+            inserts.append((statement.split()[2], executemany))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        async with uows() as uow:
+            [first] = (await uow.users.get_or_create_many("telegram", [("n-0", "n-0", "vi")])).values()
+            await uow.commit()
+        people = [(f"n-{n}", f"chat-{n}", "en" if n % 2 else "vi") for n in range(1, 6)]
+        inserts.clear()
+        async with uows() as uow:
+            users = await uow.users.get_or_create_many("telegram", people)
+            await uow.commit()
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    ids = [users[external_id].id for external_id, _, _ in people]
+    assert ids == sorted(ids) and len(set(ids)) == 5 and ids[0] > first.id
+    if engine.dialect.name == "sqlite":
+        assert ids == list(range(first.id + 1, first.id + 6))
+        assert inserts == [("users", True), ("channel_identities", True)]
+    async with uows() as uow:
+        stored = (await uow.session.execute(select(ChannelIdentity.external_id, ChannelIdentity.last_chat_id, User.id,
+                                                   User.language).join(User))).all()
+    assert sorted(stored)[1:] == sorted((e, c, users[e].id, language) for e, c, language in people)
+    assert _numbered_table(User) is User.__table__ and _numbered_table(OutboxMessage) is None
 
 
 async def test_outbox_enqueue_is_idempotent_and_claims_respect_leases(uows):
