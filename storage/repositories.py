@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Awaitable, Callable, Iterable, Sequence
 
-from sqlalchemy import bindparam, event, func, or_, select, update
+from sqlalchemy import any_, bindparam, event, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -45,6 +45,10 @@ def _prebuilt(session: AsyncSession, name: str, build: Callable[[Any], Any]):
     return statement
 
 
+def _postgres(session: AsyncSession) -> bool:
+    return session.bind.dialect.name == "postgresql"
+
+
 def _parameters(rows: list[dict]):
     """One row as a single execution, several as executemany."""
     return rows if len(rows) > 1 else rows[0]
@@ -62,21 +66,33 @@ _CONVERSATION = select(ConversationState).where(
     ConversationState.channel == bindparam("channel"), ConversationState.chat_id == bindparam("chat_id"))
 _CONVERSATION_LOCKED = _CONVERSATION.with_for_update()
 # The same reads and writes for a group of deliveries committed together (handlers/pipeline.py):
-# one statement for the whole group instead of one per delivery.
-_IDENTITIES_AND_USERS = (
+# one statement for the whole group instead of one per delivery. Each in two forms, by dialect
+# (``[postgres]``): see ``_among``.
+
+
+def _among(column, name: str, postgres: bool):
+    """``column IN (a list)``. On PostgreSQL ``column = ANY(an array)``: IN renders one placeholder a
+    value, so every group size was another statement text, which asyncpg prepared again (a round
+    trip) and PostgreSQL planned again; the array form is one prepared statement for every size."""
+    if postgres:
+        return column == any_(bindparam(name, type_=postgresql.ARRAY(column.type)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+_IDENTITIES_AND_USERS = [
     select(ChannelIdentity.external_id, ChannelIdentity.id, ChannelIdentity.last_chat_id,
            ChannelIdentity.last_seen_at, User)
     .join(User, User.id == ChannelIdentity.user_id)
-    .where(ChannelIdentity.channel == bindparam("channel"),
-           ChannelIdentity.external_id.in_(bindparam("external_ids", expanding=True))))
+    .where(ChannelIdentity.channel == bindparam("channel"), _among(ChannelIdentity.external_id, "external_ids", postgres))
+    for postgres in (False, True)]
 _conversations = ConversationState.__table__
-_CONVERSATIONS = (
+_CONVERSATIONS = [
     select(_conversations.c.chat_id, _conversations.c.flow, _conversations.c.step, _conversations.c.data,
            _conversations.c.expected_buttons)
-    .where(_conversations.c.channel == bindparam("channel"),
-           _conversations.c.chat_id.in_(bindparam("chat_ids", expanding=True)))
-    .order_by(_conversations.c.chat_id))  # one lock order for every group: no deadlock between two
-_CONVERSATIONS_LOCKED = _CONVERSATIONS.with_for_update()
+    .where(_conversations.c.channel == bindparam("channel"), _among(_conversations.c.chat_id, "chat_ids", postgres))
+    .order_by(_conversations.c.chat_id)  # one lock order for every group: no deadlock between two
+    for postgres in (False, True)]
+_CONVERSATIONS_LOCKED = _CONVERSATIONS[True].with_for_update()  # PostgreSQL's (SQLite locks the database)
 
 
 def _conversation_upsert(insert):
@@ -94,10 +110,11 @@ _RECENT_BY_TEXT = (
     .where(_items.c.citizen_id == bindparam("citizen_id"), _items.c.received_at >= bindparam("since"),
            _items.c.description == bindparam("description"))
     .order_by(_items.c.id.desc()).limit(1))
-_RECENT_OF = (
+_RECENT_OF = [
     select(_items.c.citizen_id, _items.c.received_at, _items.c.description, _items.c.tracking_code)
-    .where(_items.c.citizen_id.in_(bindparam("citizen_ids", expanding=True)), _items.c.received_at >= bindparam("since"))
-    .order_by(_items.c.id.desc()))
+    .where(_among(_items.c.citizen_id, "citizen_ids", postgres), _items.c.received_at >= bindparam("since"))
+    .order_by(_items.c.id.desc())
+    for postgres in (False, True)]
 _users = User.__table__
 _STAFF_CHATS = (
     select(_users.c.unit_id, _users.c.id, _users.c.language, _identities.c.channel, _identities.c.last_chat_id)
@@ -129,7 +146,8 @@ class UserRepository:
         user joined); one write for those whose chat changed or whose ``last_seen_at`` is older than
         ``LAST_SEEN_PRECISION``; the new users and their identities in one flush."""
         found = (await self.session.execute(
-            _IDENTITIES_AND_USERS, {"channel": channel, "external_ids": [person[0] for person in people]})).all()
+            _IDENTITIES_AND_USERS[_postgres(self.session)],
+            {"channel": channel, "external_ids": [person[0] for person in people]})).all()
         now = utcnow()
         users: dict[str, User] = {}
         seen = []
@@ -193,7 +211,7 @@ class ConversationRepository:
     async def load_many(self, channel: str, chat_ids: Sequence[str]) -> dict[str, Conversation]:
         """The conversations of several chats of one channel, locked on PostgreSQL like ``load``;
         chats with none yet are missing from the answer."""
-        query = _CONVERSATIONS_LOCKED if self.session.bind.dialect.name == "postgresql" else _CONVERSATIONS
+        query = _CONVERSATIONS_LOCKED if _postgres(self.session) else _CONVERSATIONS[False]
         rows = await self.session.execute(query, {"channel": channel, "chat_ids": list(chat_ids)})
         # Each row's JSON is decoded afresh, so a flow may change it in place.
         return {chat_id: Conversation(flow, step, data or {}, list(expected or []))
@@ -545,7 +563,8 @@ class ItemRepository:
         if not wanted:
             return
         with self.session.no_autoflush:
-            rows = (await self.session.execute(_RECENT_OF, {"citizen_ids": wanted, "since": since})).all()
+            rows = (await self.session.execute(_RECENT_OF[_postgres(self.session)],
+                                               {"citizen_ids": wanted, "since": since})).all()
         self._recent = {citizen_id: [] for citizen_id in wanted}
         self._recent_since = since
         for citizen_id, received_at, description, code in rows:
