@@ -250,7 +250,9 @@ async def run(options: Options) -> list[Table]:
         table.figures[kind] = result
     table.notes = ["«processed»: deliveries recorded by serve (processed_updates) by the end, load and catching up "
                    "included. «largest backlog»: updates offered but not yet handled "
-                   "(queued at the fake or fetched by serve, which holds at most 4 × 64 fetched and not yet handled). Replies leave at "
+                   "(queued at the fake or fetched by serve, which holds at most "
+                   f"4 × {Settings.model_fields['telegram_concurrent_updates'].default} fetched and not yet handled). "
+                   "Replies leave at "
                    "Telegram's 30/s, so most are still in the outbox when the run ends, as in production."]
     return [table]
 
