@@ -235,3 +235,58 @@ async def test_a_number_stays_with_its_line_when_the_officer_is_also_the_citizen
     assert open_number not in menu_numbers
     view = await lan.say(open_number)
     assert DESCRIPTION in view[0]
+
+
+async def test_the_officers_own_step_and_a_notice_to_him_in_one_group_keep_numbers_of_their_own(
+        process, lan, monkeypatch):
+    """Group commit: the officer's own message and a citizen's confirmation in one transaction. The
+    new-item notice to the officer is numbered while the citizen's step runs; the officer's own reply,
+    queued after both steps wrote their conversations, must continue that numbering, so no number
+    stands for two lines and the notice's opens the new item."""
+    import asyncio
+
+    import handlers.pipeline as pipeline
+    from bot.channels.zalo_bot import to_incoming, unwrap
+    from handlers.pipeline import group_commit_for, handle_incoming
+
+    [unit] = await process.rows(Unit, Unit.name == ECONOMY)
+    officer = ZaloUser(process, OFFICER_CHAT, "Cán bộ Minh")
+    await start_in_hoan_kiem(officer)
+    await officer.say(f"/officer {await create_invite(process.runtime.uows, unit.id, 'officer')}")
+    await describe(lan, "Phản ánh, kiến nghị", "Đường sá", DESCRIPTION)
+    await lan.choose("Bỏ qua")
+    await lan.choose("Bỏ qua")
+    await lan.choose("Gửi ẩn danh")
+    send_number = lan.number_of("📨 Gửi")
+
+    groups: list[set[str]] = []
+    real = pipeline._process_group
+
+    async def recorded(group, uows):
+        groups.append({waiting.incoming.chat_id for waiting in group})
+        return await real(group, uows)
+
+    monkeypatch.setattr(pipeline, "_process_group", recorded)
+    monkeypatch.setattr(group_commit_for(process.runtime.uows), "parallel", 1)
+    before = len(officer.texts())
+    # Arriving together, the two meet in one transaction (one group at a time here, as on SQLite).
+    updates = [process.fake.text(OFFICER_CHAT, "/inbox", display_name="Cán bộ Minh"),
+               process.fake.text(CHAT, send_number, display_name="Lan")]
+    results = await asyncio.gather(*(handle_incoming(to_incoming(unwrap(update)), process.runtime.uows,
+                                                     process.runtime.settings) for update in updates))
+    await process.settle()
+    assert all(result.outcome is pipeline.Outcome.handled for result in results)
+    assert groups == [{CHAT, OFFICER_CHAT}]
+
+    [item] = await process.rows(Item)
+    received = officer.texts()[before:]
+    notice = next(text for text in received if text.startswith("📥 Hồ sơ mới"))
+    inbox = next(text for text in received if text.startswith("📥 Đang mở"))
+    numbers = [*officer.options(notice).values(), *officer.options(inbox).values()]
+    assert len(numbers) == len(set(numbers))  # no number stands for two lines
+    [state] = await process.rows(ConversationState, ConversationState.chat_id == OFFICER_CHAT)
+    choices = state.data["numbered"]["choices"]
+    assert choices[officer.options(notice)["📂 Mở hồ sơ"]] == f"g:oi:{item.id}"
+    assert sorted(choices) == sorted(numbers)
+    view = await officer.say(officer.options(notice)["📂 Mở hồ sơ"])
+    assert view[0].startswith(f"Hồ sơ {item.tracking_code} — 💬 Phản ánh, kiến nghị")
