@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.dialog import Conversation, Reply
+from storage.db import is_postgres
 from storage.models import (
     ChannelIdentity,
     ConversationState,
@@ -43,10 +44,6 @@ def _prebuilt(session: AsyncSession, name: str, build: Callable[[Any], Any]):
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         statement = _PREBUILT[(dialect, name)] = build(insert)
     return statement
-
-
-def _postgres(session: AsyncSession) -> bool:
-    return session.bind.dialect.name == "postgresql"
 
 
 def _parameters(rows: list[dict]):
@@ -146,7 +143,7 @@ class UserRepository:
         user joined); one write for those whose chat changed or whose ``last_seen_at`` is older than
         ``LAST_SEEN_PRECISION``; the new users and their identities in one flush."""
         found = (await self.session.execute(
-            _IDENTITIES_AND_USERS[_postgres(self.session)],
+            _IDENTITIES_AND_USERS[is_postgres(self.session.bind)],
             {"channel": channel, "external_ids": [person[0] for person in people]})).all()
         now = utcnow()
         users: dict[str, User] = {}
@@ -203,7 +200,7 @@ class ConversationRepository:
         with Core, which the session's copy does not see)."""
         # Two deliveries for one chat processed at once must not interleave their steps (PostgreSQL
         # locks the row; SQLite's BEGIN IMMEDIATE already serialises writers).
-        query = _CONVERSATION_LOCKED if lock and self.session.bind.dialect.name == "postgresql" else _CONVERSATION
+        query = _CONVERSATION_LOCKED if lock and is_postgres(self.session.bind) else _CONVERSATION
         if fresh:
             query = query.execution_options(populate_existing=True)
         return (await self.session.execute(query, {"channel": channel, "chat_id": chat_id})).scalar_one_or_none()
@@ -211,7 +208,7 @@ class ConversationRepository:
     async def load_many(self, channel: str, chat_ids: Sequence[str]) -> dict[str, Conversation]:
         """The conversations of several chats of one channel, locked on PostgreSQL like ``load``;
         chats with none yet are missing from the answer."""
-        query = _CONVERSATIONS_LOCKED if _postgres(self.session) else _CONVERSATIONS[False]
+        query = _CONVERSATIONS_LOCKED if is_postgres(self.session.bind) else _CONVERSATIONS[False]
         rows = await self.session.execute(query, {"channel": channel, "chat_ids": list(chat_ids)})
         # Each row's JSON is decoded afresh, so a flow may change it in place.
         return {chat_id: Conversation(flow, step, data or {}, list(expected or []))
@@ -363,7 +360,7 @@ class OutboxRepository:
                  .where(OutboxMessage.id.in_(chosen), OutboxMessage.status.in_(open_),
                         OutboxMessage.next_attempt_at <= now)
                  .order_by(OutboxMessage.bulk, OutboxMessage.id).limit(limit))  # others' locked rows skipped
-        if self.session.bind.dialect.name == "postgresql":
+        if is_postgres(self.session.bind):
             query = query.with_for_update(skip_locked=True)
         rows = list((await self.session.execute(query)).scalars())
         for row in rows:
@@ -563,7 +560,7 @@ class ItemRepository:
         if not wanted:
             return
         with self.session.no_autoflush:
-            rows = (await self.session.execute(_RECENT_OF[_postgres(self.session)],
+            rows = (await self.session.execute(_RECENT_OF[is_postgres(self.session.bind)],
                                                {"citizen_ids": wanted, "since": since})).all()
         self._recent = {citizen_id: [] for citizen_id in wanted}
         self._recent_since = since
