@@ -1,7 +1,7 @@
 """Run every benchmark and print all tables: ``python3 -m bench`` (``--quick`` for a smoke run).
 
-Each benchmark also runs alone: ``python3 -m bench.pipeline``, ``bench.broadcast``, ``bench.sweep``,
-``bench.memory`` (``--help`` lists each one's knobs).
+Each benchmark also runs alone: ``python3 -m bench.pipeline``, ``bench.broadcast``, ``bench.busy_chat``,
+``bench.longpoll``, ``bench.sweep``, ``bench.memory`` (``--help`` lists each one's knobs).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 
 from bench.common import Table, machine
 
-NAMES = ("pipeline", "broadcast", "sweep", "memory")
+NAMES = ("pipeline", "broadcast", "busy_chat", "longpoll", "sweep", "memory")
 
 
 def report(groups: list[list[Table]], json_path: str | None, started: float | None = None) -> None:
@@ -32,9 +32,10 @@ def report(groups: list[list[Table]], json_path: str | None, started: float | No
 
 
 async def run_all(quick: bool, only: list[str]) -> list[list[Table]]:
-    from bench import broadcast, memory, pipeline, sweep
+    from bench import broadcast, busy_chat, longpoll, memory, pipeline, sweep
 
-    modules = {"pipeline": pipeline, "broadcast": broadcast, "sweep": sweep, "memory": memory}
+    modules = {"pipeline": pipeline, "broadcast": broadcast, "busy_chat": busy_chat, "longpoll": longpoll,
+               "sweep": sweep, "memory": memory}
     groups = []
     for name in only:
         module = modules[name]

@@ -9,11 +9,17 @@ import signal
 from typing import TYPE_CHECKING
 
 from aiohttp import web
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.web import WebChat
 from bot.channels.zalo_bot import ZaloBotChannel
+from bot.domain.calendar import DEFAULT_CALENDAR
 from bot.settings import Settings
+from bot.web_security import WebSecurity, security_headers
+from bot.web_server import BoundedSite, connection_cap, raise_file_limit
 from scheduler.jobs import build_scheduler
+from scheduler.sweep import EscalationLadder
 from scheduler.outbox import OutboxDispatcher
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade, upgrade_in_child
@@ -23,6 +29,7 @@ if TYPE_CHECKING:  # python-telegram-bot (about 7 MB with httpx) is imported onl
     from telegram.request import BaseRequest
 
 log = logging.getLogger(__name__)
+HEALTH_TIMEOUT = 2.0  # seconds a health check waits for the database
 
 
 class Runtime:
@@ -31,8 +38,11 @@ class Runtime:
     def __init__(self, settings: Settings, *, telegram_request: BaseRequest | None = None,
                  telegram_get_updates_request: BaseRequest | None = None, run_scheduler: bool = True):
         self.settings = settings
+        # Every deadline and the sweep count working days on this one calendar (bot/domain/calendar.py).
+        DEFAULT_CALENDAR.adjust(**settings.calendar_changes)
         self.engine = create_engine(settings.database_url)
         self.uows = UnitOfWorkFactory(session_factory(self.engine), on_commit=self._wake_dispatcher)
+        self.web_security = WebSecurity(trust_proxy=settings.trust_proxy, allowed_origins=settings.origins)
         self.web_chat = WebChat(self)
         self.telegram = None
         if settings.telegram_token:
@@ -54,7 +64,11 @@ class Runtime:
         if self.zalo_bot is not None:
             senders["zalobot"] = self.zalo_bot.sender
         self.dispatcher = OutboxDispatcher(self.uows, senders, max_attempts=settings.outbox_max_attempts)
-        self.scheduler = (build_scheduler(self.uows, settings.timezone, settings.sweep_interval_seconds)
+        self.scheduler = (build_scheduler(self.uows, settings.timezone, settings.sweep_interval_seconds,
+                                          retention_anonymous_days=settings.retention_anonymous_days,
+                                          retention_upload_hours=settings.retention_upload_hours,
+                                          ladder=EscalationLadder(settings.escalate_commune_after_working_days,
+                                                                  settings.escalate_province_after_working_days))
                           if run_scheduler else None)
         self.web_app = self._build_web_app()
 
@@ -66,6 +80,7 @@ class Runtime:
         app = web.Application(client_max_size=self.settings.max_photo_bytes + 64 * 1024)
         app.add_routes(self.web_chat.routes())
         app.add_routes([web.get("/healthz", self._health)])
+        app.on_response_prepare.append(security_headers(self.web_security))
         if self.zalo is not None:
             app.add_routes(self.zalo.routes())
         if self.telegram is not None:
@@ -74,19 +89,41 @@ class Runtime:
             app.add_routes(self.zalo_bot.routes())
         return app
 
+    def _platform_channels(self) -> dict[str, object]:
+        """The channels that talk to a platform, by the name their settings carry."""
+        channels = {"telegram": self.telegram, "zalo_oa": self.zalo, "zalo_bot": self.zalo_bot}
+        return {name: channel for name, channel in channels.items() if channel is not None}
+
     async def _health(self, request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+        """For a load balancer or a monitor: the database, and each platform channel (``ok``,
+        ``starting``, or ``degraded`` while it cannot reach its platform). 503 only when the database
+        is down: a degraded channel leaves the web chat and the other channels serving, so it makes
+        the status "degraded" with a 200. Nothing personal, no error text from a driver or platform."""
+        database = await self._database_health()
+        channels = {name: channel.connection.state for name, channel in self._platform_channels().items()}
+        healthy = database == "ok" and all(state == "ok" for state in channels.values())
+        return web.json_response({"status": "ok" if healthy else "degraded", "database": database,
+                                  "channels": channels},
+                                 status=200 if database == "ok" else 503, headers={"Cache-Control": "no-store"})
+
+    async def _database_health(self) -> str:
+        try:
+            async with asyncio.timeout(HEALTH_TIMEOUT):
+                async with self.engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+        except (SQLAlchemyError, OSError, TimeoutError):
+            return "down"
+        return "ok"
 
     async def start(self, *, migrate: bool = True) -> None:
+        """Start everything. A platform that cannot be reached does not stop the start: its channel
+        is degraded and keeps trying in the background (bot/channels/connection.py), each channel
+        waiting at most a few seconds here, all at once."""
         if migrate:
             await upgrade(self.engine)
-        if self.zalo is not None:
-            await self.zalo.start()  # seeds the OA's tokens before the dispatcher needs them
-        self.dispatcher.start()
-        if self.telegram is not None:
-            await self.telegram.start()
-        if self.zalo_bot is not None:
-            await self.zalo_bot.start()
+        await self.web_chat.start()
+        self.dispatcher.start()  # a degraded channel's messages wait as pending rows, attempts unused
+        await asyncio.gather(*(channel.start() for channel in self._platform_channels().values()))
         if self.scheduler is not None:
             self.scheduler.start()
 
@@ -98,6 +135,7 @@ class Runtime:
         if self.zalo_bot is not None:
             await self.zalo_bot.stop()
         await self.dispatcher.stop()
+        await self.web_chat.stop()
         if self.zalo is not None:
             await self.zalo.stop()
         await self.engine.dispose()
@@ -142,10 +180,14 @@ async def serve(settings: Settings, *, demo: bool = False) -> None:
     await runtime.start(migrate=False)
     settle_heap()
     # Open long-polls must not hold a shutdown for aiohttp's default minute.
-    runner = web.AppRunner(runtime.web_app, access_log=None, shutdown_timeout=2.0)
+    runner = web.AppRunner(runtime.web_app, access_log=None, shutdown_timeout=2.0,
+                           keepalive_timeout=settings.keepalive_seconds)
     await runner.setup()
-    site = web.TCPSite(runner, settings.web_host, settings.web_port)
+    file_limit = raise_file_limit()
+    site = BoundedSite(runner, settings.web_host, settings.web_port,
+                       max_connections=connection_cap(settings.max_connections, file_limit))
     await site.start()
+    log.info("web: at most %d connections (open-file limit %d)", site.max_connections, file_limit)
     print(f"tiepdan: web chat at http://{settings.web_host}:{settings.web_port}/"
           + (" — Telegram " + settings.telegram_mode.value if runtime.telegram else " — Telegram off (no token)")
           + (" — Zalo Bot " + settings.zalo_bot_mode if runtime.zalo_bot else ""),

@@ -26,17 +26,48 @@ def _parser() -> argparse.ArgumentParser:
     invite.add_argument("--unit", required=True, type=int, help="unit id (see the units table)")
     invite.add_argument("--role", choices=STAFF_ROLES, default="officer")
     invite.add_argument("--days", type=int, default=7, help="days until the code expires")
+    revoke = admin_commands.add_parser("revoke", help="end a person's staff role on every channel and all their "
+                                                      "web sessions at once")
+    revoke.add_argument("--person", required=True, type=int, help="the person's id (see: tiepdan admin staff)")
+    admin_commands.add_parser("staff", help="list everyone with a staff role: id, role, unit, channels, live sessions")
     importer = admin_commands.add_parser("import", help="import units, officers, routing, schedules, disclosures, "
                                                         "projects, consultations from a YAML or CSV file")
     importer.add_argument("file")
+    _organisation_commands(admin_commands)
     return parser
+
+
+def _organisation_commands(admin_commands) -> None:
+    """Oversight boards (bot/oversight.py): a member joins with a one-time code, like an officer."""
+    board = admin_commands.add_parser("board-invite", help="create a one-time code a member of an oversight board "
+                                                           "redeems with /officer CODE")
+    board.add_argument("--board", required=True, type=int, help="board id (see the oversight_boards table)")
+    board.add_argument("--days", type=int, default=7, help="days until the code expires")
+
+
+async def _board_invite(uows, args) -> int:
+    from bot.officers import UnknownUnit, create_board_invite
+
+    try:
+        code = await create_board_invite(uows, args.board, days=args.days)
+    except UnknownUnit:
+        print(f"tiepdan: there is no oversight board {args.board}", file=sys.stderr)
+        return 2
+    print(f"tiepdan: invite code {code} (oversight board {args.board}, valid {args.days} days): "
+          f"the member sends /officer {code} to the bot")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # The server logs its work; one-shot commands print only their result and problems.
     level = logging.INFO if args.command == "serve" else logging.WARNING
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from bot.web_server import RepeatedLines
+
+    console = logging.StreamHandler()
+    console.addFilter(RepeatedLines())  # a loop of one error must not fill the disk
+    # Does nothing where logging is already set up (an embedding program, the test runner).
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", handlers=[console])
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its request lines would carry the bot token
     logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)  # one line per sweep otherwise
     try:
@@ -44,6 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"tiepdan: {exc}", file=sys.stderr)
         return 2
+    from bot.domain.calendar import DEFAULT_CALENDAR
+
+    DEFAULT_CALENDAR.adjust(**settings.calendar_changes)  # imports count working days too (bot/importer.py)
     if args.command == "serve":
         from bot.app import serve
         from storage.migrate import MigrationFailed
@@ -99,16 +133,25 @@ async def _admin(settings, args) -> int:
         await upgrade(engine)
         uows = UnitOfWorkFactory(session_factory(engine))
         if args.admin_command == "invite":
-            from bot.officers import UnknownUnit, create_invite
+            from bot.officers import UnknownUnit, WrongRole, create_invite
 
             try:
                 code = await create_invite(uows, args.unit, args.role, days=args.days)
             except UnknownUnit:
                 print(f"tiepdan: there is no unit {args.unit}", file=sys.stderr)
                 return 2
+            except WrongRole as wrong:
+                print(f"tiepdan: {wrong}", file=sys.stderr)
+                return 2
             print(f"tiepdan: invite code {code} ({args.role}, unit {args.unit}, valid {args.days} days): "
                   f"the officer sends /officer {code} to the bot")
             return 0
+        if args.admin_command == "revoke":
+            return await _revoke(uows, args.person)
+        if args.admin_command == "staff":
+            return await _staff(uows)
+        if args.admin_command == "board-invite":
+            return await _board_invite(uows, args)
         from bot.importer import ImportError_, import_file
 
         try:
@@ -120,6 +163,32 @@ async def _admin(settings, args) -> int:
         return 0
     finally:
         await engine.dispose()
+
+
+async def _revoke(uows, person: int) -> int:
+    from bot.staff_sessions import UnknownPerson, revoke
+
+    async with uows() as uow:
+        try:
+            ended = await revoke(uow, person, by="cli")
+        except UnknownPerson:
+            print(f"tiepdan: there is no person {person}", file=sys.stderr)
+            return 2
+        await uow.commit()
+    print(f"tiepdan: person {person} is no longer staff; {ended} web session(s) ended")
+    return 0
+
+
+async def _staff(uows) -> int:
+    from bot.staff_sessions import staff_members
+
+    async with uows() as uow:
+        members = await staff_members(uow)
+    print(f"{'id':>6}  {'role':<8} {'commune':>7}  {'unit':<40} {'channels':<24} sessions")
+    for m in members:
+        print(f"{m.user_id:>6}  {m.role:<8} {m.commune_code or '':>7}  {(m.unit or '')[:40]:<40} "
+              f"{','.join(m.channels):<24} {m.live_sessions}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ redacted), its deadlines with their legal basis and the first audit event, all i
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
@@ -14,14 +14,21 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.categories import DEFAULT_CATEGORIES, Category
-from bot.domain.deadlines import NoRule, complaint_filing_window_ends, deadline_for
+from bot.domain.deadlines import (
+    Deadline,
+    DeadlineRule,
+    NoRule,
+    complaint_filing_window_ends,
+    deadline_for,
+    rule_for,
+)
 from bot.domain.dialog import Button, Reply
 from bot.domain.kinds import ItemKind, Phase
-from bot.domain.roles import STAFF_ROLES
-from bot.domain.routing import RoutingRule, route
+from bot.domain.roles import UNIT_STAFF_ROLES
 from bot.domain.tracking import new_tracking_code
-from bot.domain.workflow import OPEN, Action, ItemStatus, transition
+from bot.domain.workflow import OPEN, Action, IllegalTransition, ItemStatus, is_open, transition
 from bot.media import photos_for
+from bot.organisation import second_complaint_unit, unit_for
 from bot.texts import t
 from storage.models import (
     CommuneCategory,
@@ -67,6 +74,60 @@ class Submission:
     address: str | None = None
     contact: Contact | None = None
     remote_area: bool = False
+    unit_id: int | None = None  # chosen by the caller (a second complaint's), over the routing
+    learned_on: date | None = None  # when a complainant received or learned of the decision (Đ.9)
+
+
+@dataclass
+class Part:
+    """A part of another kind split off a submission at its summary; each kind becomes its own item
+    (Luật Tiếp công dân 2013, Điều 25)."""
+
+    kind: ItemKind
+    category: str
+    description: str
+
+
+def _names_sender(kind: ItemKind) -> bool:
+    """A complaint's officer works with the complainant's name (Luật Khiếu nại 2011, Điều 8)."""
+    return kind.requires_identity and not kind.identity_secret
+
+
+def protects_denouncer(kinds: list[ItemKind], with_contact: bool) -> bool:
+    """A denouncer gave their identity in this submission: only its denunciations may carry it. Anything
+    filed beside them with it, in the same second, would name them to another officer (Luật Tố cáo
+    2018, Điều 8 khoản 3, Điều 47)."""
+    return with_contact and any(kind.identity_secret for kind in kinds)
+
+
+def kinds_to_split_off(kinds: list[ItemKind], with_contact: bool) -> tuple[ItemKind, ...]:
+    """What a citizen may split off a submission of ``kinds``. Without a contact, no complaint (it needs
+    one). With one, a complaint and a denunciation never go together: one's officer sees the name the
+    other's must not."""
+    if with_contact and any(kind.identity_secret for kind in kinds):
+        return ItemKind.feedback, ItemKind.denunciation
+    if with_contact and any(_names_sender(kind) for kind in kinds):
+        return ItemKind.feedback, ItemKind.complaint_first
+    if with_contact:
+        return ItemKind.feedback, ItemKind.complaint_first, ItemKind.denunciation
+    return ItemKind.feedback, ItemKind.denunciation
+
+
+def split_submission(whole: Submission, parts: list[Part]) -> list[Submission]:
+    """One submission per kind: ``whole`` as described first (it keeps the photos and the pin), then
+    each part. When the submission protects a denouncer, the contact goes only with its denunciations
+    and the place only with the first, so no other item can be tied to the denouncer by either."""
+    kinds = [whole.kind, *(part.kind for part in parts)]
+    protected = protects_denouncer(kinds, whole.contact is not None)
+    if protected and any(_names_sender(kind) for kind in kinds):
+        raise ValueError("a complaint is never filed beside a denunciation that carries its sender's identity")
+    split = [whole, *(replace(whole, kind=part.kind, category=part.category, description=part.description,
+                              photos=[], latitude=None, longitude=None,
+                              address=None if protected else whole.address) for part in parts)]
+    if protected:
+        split = [submission if submission.kind.identity_secret else replace(submission, contact=None)
+                 for submission in split]
+    return split
 
 
 async def categories_for(uow, commune_code: int) -> list[Category]:
@@ -105,10 +166,8 @@ async def file_submission(uow, citizen_id: int, channel: str, chat_id: str, subm
     kind = submission.kind
     if kind is ItemKind.denunciation and submission.contact is None:
         kind = ItemKind.information  # anonymous denunciations are information only (Luật Tố cáo 2018, Đ.25)
-    rules = [RoutingRule(r.commune_code, r.category, r.unit_id)
-             for r in await uow.units.routing_rules(submission.commune_code)]
-    fallback = await uow.units.fallback_for(submission.commune_code)
-    unit_id = route(rules, submission.commune_code, submission.category, fallback.id if fallback else None)
+    # No item without a unit: NoUnit when nobody on tiepdan acts for the commune (bot/organisation.py).
+    unit_id = submission.unit_id or await unit_for(uow, submission.commune_code, submission.category)
     received_at = utcnow()
     # 45 random bits: a code already taken is too rare to look up first. The unique constraint refuses
     # it, and the pipeline runs the step again, with a new code (handlers/pipeline.py, GroupCommit).
@@ -117,7 +176,7 @@ async def file_submission(uow, citizen_id: int, channel: str, chat_id: str, subm
                 chat_id=chat_id, status=ItemStatus.received.value, description=submission.description,
                 photos=list(submission.photos), latitude=submission.latitude, longitude=submission.longitude,
                 address=submission.address, anonymous=submission.contact is None,
-                remote_area=submission.remote_area, received_at=received_at)
+                remote_area=submission.remote_area, received_at=received_at, learned_on=submission.learned_on)
     rows: dict = {}
     if submission.contact is not None:
         c = submission.contact
@@ -136,31 +195,45 @@ async def file_submission(uow, citizen_id: int, channel: str, chat_id: str, subm
                                   "to_status": ItemStatus.received.value, "note": None,
                                   "data": {"channel": channel}}]
     uow.items.add_filed(item, rows)
-    notify_unit(uow, item, deadlines)
+    notify_unit(uow, item, deadlines, _forwarding_deadline(kind, received_on))
     return item, deadlines
 
 
-def notify_unit(uow, item: Item, deadlines: list[DueDate]) -> None:
+def _forwarding_deadline(kind: ItemKind, received_on: date) -> Deadline | None:
+    """By when an item the commune is not competent for must be sent on to the body that is, counted
+    from receipt: 5 working days (NĐ 20/2008/NĐ-CP, Điều 9 khoản 1 điểm d; Luật Tố cáo 2018, Điều 24
+    khoản 2). Only the officer can tell whether it applies, so it is told to them, not set as a clock."""
+    try:
+        return deadline_for(kind, Phase.forwarding, received_on)
+    except NoRule:
+        return None
+
+
+def notify_unit(uow, item: Item, deadlines: list[DueDate], forwarding: Deadline | None = None) -> None:
     """Tell every officer of the item's unit, on each channel they use, when the transaction commits
-    (the message's button needs the item's id). No personal data of the petitioner is in the message:
-    officers open the item to read it (redacted for denunciations)."""
+    (the message's button needs the item's id), with the first deadline and by when to forward the item
+    if it is not the commune's. No personal data of the petitioner is in the message: officers open
+    the item to read it (redacted for denunciations)."""
     if item.unit_id is None:
         return
     first_due = min((d.due_on for d in deadlines), default=None)
-    uow.before_commit(_tell_units).append((item, first_due))
+    uow.before_commit(_tell_units).append((item, first_due, forwarding))
 
 
-async def _tell_units(uow, items: list[tuple[Item, date | None]]) -> None:
+async def _tell_units(uow, items: list[tuple[Item, date | None, Deadline | None]]) -> None:
     """The new-item notices of every item filed in one transaction: one read of the staff, one write."""
     staff: dict[int, list[tuple[int, str, str, str]]] = {}
     for unit_id, user_id, language, channel, chat_id in await uow.users.staff_chats(
-            {item.unit_id for item, _ in items}, STAFF_ROLES):
+            {item.unit_id for item, _, _ in items}, UNIT_STAFF_ROLES):
         staff.setdefault(unit_id, []).append((user_id, language, channel, chat_id))
     notices = []
-    for item, first_due in items:
+    for item, first_due, forwarding in items:
         for user_id, language, channel, chat_id in staff.get(item.unit_id, []):
             text = t(language, "officer.new_item", code=item.tracking_code, kind=t(language, f"kind.{item.kind}"),
                      due=first_due.strftime("%d/%m/%Y") if first_due else "—")
+            if forwarding is not None:
+                text += t(language, "officer.new_item_forwarding", date=forwarding.due_on.strftime("%d/%m/%Y"),
+                          citation=forwarding.citation)
             reply = Reply(text, ((Button(t(language, "officer.open"), f"g:oi:{item.id}"),),))
             notices.append((channel, chat_id, reply, f"new-item:{item.id}:{user_id}:{channel}"))
     await uow.outbox.enqueue_many(notices, at_commit=True)  # with the replies queued so, in one write
@@ -269,28 +342,76 @@ class FilingWindowClosed(Exception):
         self.ended_on = ended_on
 
 
-async def second_complaint_window(uow, item: Item, zone: ZoneInfo):
-    """The last day to file a second complaint against the answer to a first one (Luật Khiếu nại
-    2011, Điều 33: 30 days, 45 in remote areas)."""
+async def unresolved_since(uow, item: Item, zone: ZoneInfo) -> date | None:
+    """The last day of a first complaint's resolution period (Luật Khiếu nại 2011, Điều 28) when it ran
+    out with no decision; None while it runs, while it is suspended, or once the complaint moved on."""
+    if item.kind != ItemKind.complaint_first.value or not is_open(ItemStatus(item.status)):
+        return None
+    running = [d for d in await uow.items.open_deadlines(item.id) if d.phase == Phase.resolution.value]
+    if running and running[-1].due_on < utcnow().astimezone(zone).date():
+        return running[-1].due_on
+    return None
+
+
+async def second_complaint_window(uow, item: Item, zone: ZoneInfo) -> Deadline | None:
+    """The last day to take a first complaint to a second (Luật Khiếu nại 2011, Điều 33 khoản 1: 30
+    days, 45 in remote areas), counted from the day the first decision came, or, when the period of
+    Điều 28 ran out without one, from the last day of that period. None while neither has happened."""
+    if item.kind != ItemKind.complaint_first.value:
+        return None
     answer = await latest_answer(uow, item.id)
-    answered_on = (answer.at if answer else utcnow()).astimezone(zone).date()
-    return complaint_filing_window_ends(ItemKind.complaint_second, answered_on, remote_area=item.remote_area)
+    start = answer.at.astimezone(zone).date() if answer else await unresolved_since(uow, item, zone)
+    if start is None:
+        return None
+    return complaint_filing_window_ends(ItemKind.complaint_second, start, remote_area=item.remote_area)
 
 
 async def file_second_complaint(uow, first: Item, citizen_id: int, reason: str, zone: ZoneInfo):
+    """The second complaint, filed with the first's contact and sent to the body that decides second
+    complaints; the first is escalated and its clocks stop. IllegalTransition before the first was
+    decided or its period ran out; FilingWindowClosed once the 30 (45) days are over."""
     window = await second_complaint_window(uow, first, zone)
+    if window is None:
+        raise IllegalTransition(ItemStatus(first.status), Action.escalate, ItemKind(first.kind))
     if utcnow().astimezone(zone).date() > window.due_on:
         raise FilingWindowClosed(window.due_on)
     contact = await uow.items.contact(first.id)
     submission = Submission(
         kind=ItemKind.complaint_second, category=first.category, commune_code=first.commune_code,
         description=reason, photos=list(first.photos), latitude=first.latitude, longitude=first.longitude,
-        address=first.address, remote_area=first.remote_area,
+        address=first.address, remote_area=first.remote_area, unit_id=await second_complaint_unit(uow, first),
         contact=Contact(contact.full_name, contact.address, contact.phone) if contact else None)
     second, deadlines = await file_submission(uow, citizen_id, first.channel, first.chat_id, submission, zone)
     second.parent_id = first.id
     await move(uow, first, Action.escalate, actor_id=citizen_id, note=second.tracking_code, notify=False)
     return second, deadlines
+
+
+def filing_limit(kind: ItemKind, on: date) -> DeadlineRule | None:
+    """The time a citizen has to file a first complaint (thời hiệu khiếu nại, Luật Khiếu nại 2011,
+    Điều 9: 90 days from receiving or learning of the decision), for the receipt; None for other kinds."""
+    if kind is not ItemKind.complaint_first:
+        return None
+    try:
+        return rule_for(kind, Phase.filing, on)
+    except NoRule:
+        return None
+
+
+async def record_learned_on(uow, item: Item, citizen_id: int, learned_on: date, zone: ZoneInfo) -> Deadline:
+    """The complainant says when they received or learned of the contested decision: the end of their
+    90 days (Luật Khiếu nại 2011, Điều 9), kept on the item and in its timeline for the officer who
+    decides on acceptance (a complaint filed late is not accepted unless an obstacle kept the citizen
+    from it, Điều 9, Điều 11). Given again, the later answer stands."""
+    window = complaint_filing_window_ends(ItemKind(item.kind), learned_on, remote_area=item.remote_area)
+    filed_on = item.received_at.astimezone(zone).date()
+    item.learned_on = learned_on
+    uow.items.record(ItemEvent(item_id=item.id, actor_id=citizen_id, action="learned_on",
+                               note=t("vi", "event.learned_on_note", learned=learned_on, ends=window.due_on,
+                                      citation=window.citation),
+                               data={"learned_on": learned_on.isoformat(), "ends": window.due_on.isoformat(),
+                                     "late": filed_on > window.due_on}))
+    return window
 
 
 def local_date(value: datetime, zone: ZoneInfo) -> str:

@@ -1,22 +1,25 @@
 """What tiepdan stores about a citizen, and erasing it (Law 91/2025/QH15 on personal data protection).
 
-Erasing removes the contact details given with items, withdraws the consents, forgets the chat
-identities, conversation and chat history, and detaches the items: the items themselves stay (the
-commune must keep its petition records) but no longer point to anyone.
+Erasing removes the contact details given with items, withdraws the consents, deletes the photos the
+citizen uploaded, forgets the chat identities, conversation and chat history, and detaches the items:
+the items themselves stay (the commune must keep its petition records) but no longer point to anyone
+nor to any photo of theirs.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from storage.models import (
+    Attachment,
     ChannelIdentity,
     Consent,
     ConversationState,
     Item,
     ItemContact,
+    ItemEvent,
     OutboxMessage,
     ReceptionRegistration,
     Subscription,
@@ -51,8 +54,34 @@ async def personal_data(uow, user) -> PersonalData:
                         [tuple(row) for row in contacts], list(consents), subscriptions)
 
 
+async def _erase_photos(session, user, web_chats: set[str]) -> None:
+    """The photos the citizen sent: uploads from their web chats (with an item or never sent) and those
+    their items refer to, and every reference their items and their additions to them keep (a Telegram
+    file id or a Zalo link of theirs too). An officer's answer photos are the commune's and stay."""
+    items = list((await session.execute(select(Item).where(Item.citizen_id == user.id))).scalars())
+    refs = {ref for item in items for ref in item.photos or ()}
+    for item in items:
+        item.photos = []
+    if items:
+        additions = (await session.execute(select(ItemEvent).where(
+            ItemEvent.item_id.in_([item.id for item in items]), ItemEvent.actor_id == user.id))).scalars()
+        for event in additions:
+            if (event.data or {}).get("photos"):
+                refs.update(event.data["photos"])
+                event.data = {key: value for key, value in event.data.items() if key != "photos"}
+    keys = [ref[4:] for ref in refs if ref.startswith("web:")]
+    await session.execute(delete(Attachment).where(or_(
+        Attachment.key.in_(keys), and_(Attachment.channel == "web", Attachment.chat_id.in_(web_chats)))))
+
+
 async def erase_personal_data(uow, user) -> None:
     session = uow.session
+    identities = (await session.execute(
+        select(ChannelIdentity.channel, ChannelIdentity.external_id, ChannelIdentity.last_chat_id)
+        .where(ChannelIdentity.user_id == user.id))).all()
+    web_chats = {chat for channel, external_id, last_chat_id in identities if channel == "web"
+                 for chat in (external_id, last_chat_id) if chat}
+    await _erase_photos(session, user, web_chats)
     item_ids = select(Item.id).where(Item.citizen_id == user.id).scalar_subquery()
     await session.execute(delete(ItemContact).where(ItemContact.item_id.in_(item_ids)))
     await session.execute(update(Item).where(Item.citizen_id == user.id)
@@ -61,9 +90,6 @@ async def erase_personal_data(uow, user) -> None:
                           .values(withdrawn_at=utcnow()))
     await session.execute(delete(Subscription).where(Subscription.user_id == user.id))
     await session.execute(delete(ReceptionRegistration).where(ReceptionRegistration.user_id == user.id))
-    identities = (await session.execute(
-        select(ChannelIdentity.channel, ChannelIdentity.external_id, ChannelIdentity.last_chat_id)
-        .where(ChannelIdentity.user_id == user.id))).all()
     for channel, external_id, chat_id in identities:
         if channel == "zalo":
             await session.execute(delete(ZaloUnfollow).where(ZaloUnfollow.user_id == external_id))

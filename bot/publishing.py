@@ -3,7 +3,8 @@ progress update (its followers are told), closing a consultation. Each is one tr
 every outgoing message, so a broadcast interrupted by a crash resumes from the outbox and nobody
 is missed; each row has a dedupe key naming the publication and the recipient, so publishing again
 writes nothing twice. Only a message in flight at the crash can reach Telegram twice (no idempotency
-key there; see tests/test_broadcast_resume.py)."""
+key there; see tests/test_broadcast_resume.py). Only a leader or admin publishes, and only for the
+commune they serve (bot/policy.py)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from datetime import date, datetime
 
 from sqlalchemy import select, union
 
+from bot import policy
+from bot.consultations import results, results_text
 from bot.domain.dialog import Reply
-from bot.domain.roles import LEADER_ROLES
-from bot.officers import NotAllowed
+from bot.officers import NotAllowed, actor_for
 from bot.texts import t
 from storage.models import (
     Consultation,
+    ConsultationVote,
     Project,
     ProjectUpdate,
     ReceptionRegistration,
@@ -27,9 +30,17 @@ from storage.models import (
 )
 from storage.repositories import OutboxRepository, UserRepository
 
-def require_leader(user: User) -> None:
-    if user.role not in LEADER_ROLES:
+
+async def publishing_commune(uow, user: User) -> int:
+    """The commune ``user`` publishes for: the one of the unit they serve, if publishing is theirs."""
+    actor = await actor_for(uow, user)
+    if not policy.may_publish(actor, actor.commune_code):
         raise NotAllowed(user.id)
+    return actor.commune_code
+
+
+async def _may_publish_for(uow, user: User, commune_code: int) -> bool:
+    return policy.may_publish(await actor_for(uow, user), commune_code)
 
 
 async def _audience(session, commune_code: int, topic: str | None):
@@ -41,9 +52,9 @@ async def _audience(session, commune_code: int, topic: str | None):
 
 
 async def announce(uow, leader: User, text: str, publication_key: str) -> int:
-    require_leader(leader)
+    commune_code = await publishing_commune(uow, leader)
     sent = 0
-    for user_id, language, channel, chat_id in await _audience(uow.session, leader.commune_code, None):
+    for user_id, language, channel, chat_id in await _audience(uow.session, commune_code, None):
         body = t(language, "publish.announcement", text=text)
         await uow.outbox.enqueue(channel, chat_id, Reply(body), dedupe_key=f"announce:{publication_key}:{user_id}:{channel}")
         sent += 1
@@ -52,20 +63,24 @@ async def announce(uow, leader: User, text: str, publication_key: str) -> int:
 
 async def project_update(uow, leader: User, project_id: int, progress: int, note: str, on: date,
                          publication_key: str) -> int:
-    require_leader(leader)
-    project = await uow.session.get(Project, project_id)
-    if project is None or project.commune_code != leader.commune_code:
-        raise NotAllowed(project_id)
+    project = await project_to_update(uow, leader, project_id)
     uow.session.add(ProjectUpdate(project_id=project.id, on=on, progress_percent=progress, note=note))
     project.progress_percent = progress
     project.status = "completed" if progress >= 100 else "in_progress"
     told = 0
-    for user_id, language, channel, chat_id in await _audience(uow.session, leader.commune_code, f"project:{project.id}"):
+    for user_id, language, channel, chat_id in await _audience(uow.session, project.commune_code, f"project:{project.id}"):
         body = t(language, "publish.project_update", name=project.name, progress=progress, note=note)
         reply = Reply(body)
         await uow.outbox.enqueue(channel, chat_id, reply, dedupe_key=f"project:{publication_key}:{user_id}:{channel}")
         told += 1
     return told
+
+
+async def project_to_update(uow, leader: User, project_id: int) -> Project:
+    project = await uow.session.get(Project, project_id)
+    if project is None or not await _may_publish_for(uow, leader, project.commune_code):
+        raise NotAllowed(project_id)
+    return project
 
 
 async def open_consultations(uow, commune_code: int) -> list[Consultation]:
@@ -75,11 +90,21 @@ async def open_consultations(uow, commune_code: int) -> list[Consultation]:
 
 
 async def close_consultation(uow, leader: User, consultation_id: int) -> Consultation:
-    require_leader(leader)
+    """Close it and tell everyone who voted the result: both tallies, the official one of verified
+    residents and the unverified one, each labelled (the commune makes the results of a consultation
+    public, Luật Thực hiện dân chủ ở cơ sở 2022 Điều 28 khoản 3)."""
     consultation = await uow.session.get(Consultation, consultation_id)
-    if consultation is None or consultation.commune_code != leader.commune_code:
+    if consultation is None or not await _may_publish_for(uow, leader, consultation.commune_code):
         raise NotAllowed(consultation_id)
     consultation.status = "closed"
+    counted = await results(uow.session, consultation)
+    voters = select(ConsultationVote.user_id).where(ConsultationVote.consultation_id == consultation.id)
+    notices = [(channel, chat_id, Reply(t(language, "consult.closed_notice", title=consultation.title,
+                                          results=results_text(language, consultation, counted))),
+                f"consult-closed:{consultation.id}:{user_id}:{channel}")
+               for user_id, language, channel, chat_id in await UserRepository(uow.session).chats(voters)]
+    if notices:
+        await uow.outbox.enqueue_many(notices)
     return consultation
 
 

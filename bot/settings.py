@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import Enum
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -66,6 +67,32 @@ class Settings(BaseSettings):
     # Per-user flood limit (handlers/flood.py): a burst, then this many messages a second.
     flood_burst: int = Field(20, ge=1, le=100_000)
     flood_rate: float = Field(1.0, gt=0, le=10_000)
+
+    # Web security (bot/web_security.py, bot/staff_sessions.py).
+    trust_proxy: bool = False  # honour X-Forwarded-Proto/-Host/-For: only behind a proxy that sets them
+    allowed_origins: str = ""  # comma-separated extra origins allowed to post, e.g. https://xa.gov.vn
+    staff_session_idle_minutes: int = Field(30, ge=1, le=24 * 60)
+    staff_session_hours: int = Field(12, ge=1, le=7 * 24)
+
+    # Connections (bot/web_server.py): idle and slow ones closed, their number bounded.
+    max_connections: int = Field(4000, ge=16, le=1_000_000)
+    keepalive_seconds: float = Field(15.0, gt=0, le=3600)
+    body_timeout_seconds: float = Field(20.0, gt=0, le=600)
+    # Requests a second from one client address to the web chat (several people may share one).
+    flood_address_burst: int = Field(60, ge=1, le=1_000_000)
+    flood_address_rate: float = Field(5.0, gt=0, le=100_000)
+
+    # Retention (scheduler/retention.py): what anonymous traffic leaves is deleted after this long.
+    retention_anonymous_days: int = Field(30, ge=1, le=3650)
+    retention_upload_hours: int = Field(24, ge=1, le=24 * 365)
+
+    # The escalation ladder (scheduler/sweep.py): working days overdue before the commune's chairman,
+    # then the province's overseer, is told. The province's own rule, not the law's.
+    escalate_commune_after_working_days: int = Field(5, ge=1, le=365)
+    escalate_province_after_working_days: int = Field(10, ge=1, le=365)
+
+    # Zalo OA webhook events older than this (their ``timestamp``) are acknowledged and not processed.
+    zalo_oa_event_max_age_seconds: int = Field(300, ge=10, le=7 * 24 * 3600)
 
     @field_validator("database_url")
     @classmethod
@@ -160,9 +187,53 @@ class Settings(BaseSettings):
     def zalo_oa_enabled(self) -> bool:
         return bool(self.zalo_oa_app_id)
 
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in filter(None, (part.strip() for part in value.split(","))):
+            if not origin.startswith(("https://", "http://")) or origin.rstrip("/").count("/") != 2:
+                raise ValueError(f"{origin!r} is not an origin like https://xa.example.vn")
+        return value
+
+    @property
+    def origins(self) -> tuple[str, ...]:
+        return tuple(filter(None, (part.strip() for part in self.allowed_origins.split(","))))
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    # The working calendar (bot/domain/calendar.py) corrects the ``holidays`` package with these lists of
+    # ISO dates (comma-separated), so that a change of the Labour Code or a government swap of days is a
+    # change of settings: days the package marks off that the law in force does not; Saturdays worked
+    # in exchange for a day off; days off the package does not know (that day off, a local closure).
+    holidays_remove: str = ""
+    working_saturdays: str = ""
+    extra_days_off: str = ""
+
+    @field_validator("holidays_remove", "working_saturdays", "extra_days_off")
+    @classmethod
+    def _calendar_dates(cls, value: str, info) -> str:
+        for day in cls._dates(value):
+            if info.field_name == "working_saturdays" and day.weekday() != 5:
+                raise ValueError(f"{day.isoformat()} is a {day.strftime('%A')}, not a Saturday")
+        return value
+
+    @staticmethod
+    def _dates(value: str) -> tuple[date, ...]:
+        days = []
+        for part in filter(None, (part.strip() for part in value.split(","))):
+            try:
+                days.append(date.fromisoformat(part))
+            except ValueError:
+                raise ValueError(f"{part!r} is not a date (YYYY-MM-DD)") from None
+        return tuple(sorted(set(days)))
+
+    @property
+    def calendar_changes(self) -> dict[str, tuple[date, ...]]:
+        """The changes for ``WorkingCalendar.adjust``."""
+        return {"not_days_off": self._dates(self.holidays_remove), "working_days": self._dates(self.working_saturdays),
+                "extra_days_off": self._dates(self.extra_days_off)}
 
 
 class SettingsError(Exception):

@@ -1,22 +1,24 @@
 """Dân bàn — consultations of the people (Luật Thực hiện dân chủ ở cơ sở 2022): read, vote once
-(a vote may be changed until the consultation closes), comment; results are shown after closing."""
+(a vote may be changed until the consultation closes), comment; results are shown after closing.
+
+The official result counts verified residents only, one vote a person (Điều 29 khoản 1: those who
+take part are the citizens living in the commune); any other vote is kept in a separately shown
+unverified tally (bot/consultations.py). The detail says who is counted and how this person's vote
+counts; «verify» asks for the person's own phone number where the channel can share it, and says
+how else to be verified where it cannot.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import datetime
-
 from sqlalchemy import or_, select
 
+from bot.consultations import cast_vote, is_open, results, results_text, standing_of, vote_of
 from bot.domain.dialog import Button
-from handlers.core import FlowContext, register
-from storage.models import Consultation, ConsultationVote, utcnow
+from bot.residents import verify_by_platform
+from handlers.core import FLOWS, FlowContext, register
+from storage.models import Consultation, utcnow
 
 MAX_COMMENT = 1000
-
-
-def is_open(consultation: Consultation, now: datetime) -> bool:
-    return consultation.status == "open" and consultation.opens_at <= now < consultation.closes_at
 
 
 class ConsultationsFlow:
@@ -28,6 +30,8 @@ class ConsultationsFlow:
             await self._detail(ctx)
         elif step == "comment":
             ctx.say("consult.ask_comment", buttons=[[ctx.button("submit.skip", "consult:detail")]])
+        elif step == "verify":
+            await self._ask_to_verify(ctx)
         else:
             await self._list(ctx)
 
@@ -39,23 +43,41 @@ class ConsultationsFlow:
             await self._vote(ctx, int(choice[5:]))
         elif choice == "consult:comment":
             await ctx.goto("consultations", "comment", consultation_id=data["consultation_id"])
+        elif choice == "consult:verify":
+            await ctx.goto("consultations", "verify", consultation_id=data["consultation_id"])
         elif choice == "consult:detail":
             await ctx.goto("consultations", "detail", consultation_id=data["consultation_id"])
         elif choice == "consult:list":
             await ctx.goto("consultations", "list")
         elif ctx.conversation.step == "comment" and ctx.incoming.text:
             await self._comment(ctx, ctx.incoming.text.strip())
+        elif ctx.conversation.step == "verify" and ctx.incoming.text:
+            ctx.say("consult.verify_typed")  # a typed number could be anybody's
+            await self.prompt(ctx)
         else:
             await ctx.goto("menu", "main")
+
+    async def take_phone(self, ctx: FlowContext) -> None:
+        """A phone number the platform vouches is the sender's own (``Incoming.verified_phone``), at
+        whatever step it arrives. It is taken only while the person is in the consultations, where
+        they were asked for it and told what it is for; anywhere else nothing is kept."""
+        if ctx.conversation.flow != self.name:
+            ctx.say("resident.not_asked")
+            await FLOWS[ctx.conversation.flow].prompt(ctx)
+            return
+        if await verify_by_platform(ctx.uow, ctx.user, ctx.incoming.channel, ctx.incoming.verified_phone):
+            ctx.say("resident.verified")
+        else:
+            ctx.say("resident.bad_phone")
+        consultation_id = ctx.conversation.data.get("consultation_id")
+        if consultation_id is None:
+            await ctx.goto("consultations", "list")
+        else:
+            await ctx.goto("consultations", "detail", consultation_id=consultation_id)
 
     async def _consultation(self, ctx: FlowContext) -> Consultation | None:
         consultation = await ctx.uow.session.get(Consultation, ctx.conversation.data.get("consultation_id", 0))
         return consultation if consultation and consultation.commune_code == ctx.user.commune_code else None
-
-    async def _my_vote(self, ctx: FlowContext, consultation_id: int) -> ConsultationVote | None:
-        return (await ctx.uow.session.execute(select(ConsultationVote).where(
-            ConsultationVote.consultation_id == consultation_id, ConsultationVote.user_id == ctx.user.id))
-        ).scalar_one_or_none()
 
     async def _list(self, ctx: FlowContext) -> None:
         rows = (await ctx.uow.session.execute(
@@ -77,35 +99,38 @@ class ConsultationsFlow:
         zone, now = ctx.settings.zone, utcnow()
         text = ctx.text("consult.detail", title=consultation.title, body=consultation.body[:2500],
                         closes=f"{consultation.closes_at.astimezone(zone):%d/%m/%Y %H:%M}")
-        vote = await self._my_vote(ctx, consultation.id)
+        vote = await vote_of(ctx.uow.session, consultation.id, ctx.user.id)
         rows = []
         if is_open(consultation, now):
+            counted = await standing_of(ctx.uow.session, ctx.user, consultation.commune_code)
+            text += "\n\n" + ctx.text("consult.who_votes") + "\n" + ctx.text(
+                "consult.you_verified" if counted.verified else "consult.you_unverified")
             if vote is not None:
                 text += "\n\n" + ctx.text("consult.your_vote", option=vote.option)
             rows += [[Button(("✅ " if vote and vote.option == option else "") + option, f"vote:{index}")]
                      for index, option in enumerate(consultation.options)]
             if vote is not None:
                 rows.append([ctx.button("consult.comment", "consult:comment")])
+            if not counted.verified:
+                rows.append([ctx.button("consult.verify_button", "consult:verify")])
         else:
-            text += "\n\n" + self._results(ctx, consultation, await self._votes(ctx, consultation.id))
+            text += "\n\n" + results_text(ctx.lang, consultation, await results(ctx.uow.session, consultation))
         rows += [[ctx.button("consult.back", "consult:list")], ctx.back_to_menu_row()]
         ctx.send(text, buttons=rows)
 
-    async def _votes(self, ctx: FlowContext, consultation_id: int) -> list[ConsultationVote]:
-        return list((await ctx.uow.session.execute(
-            select(ConsultationVote).where(ConsultationVote.consultation_id == consultation_id))).scalars())
-
-    def _results(self, ctx: FlowContext, consultation: Consultation, votes: list[ConsultationVote]) -> str:
-        counts = Counter(v.option for v in votes)
-        total = len(votes)
-        lines = [ctx.text("consult.results", total=total)]
-        for option in consultation.options:
-            share = round(100 * counts[option] / total) if total else 0
-            lines.append(ctx.text("consult.result_line", option=option, count=counts[option], share=share))
-        comments = [v.comment for v in votes if v.comment][:5]
-        if comments:
-            lines.append(ctx.text("consult.comments") + "\n" + "\n".join(f"“{c[:200]}”" for c in comments))
-        return "\n".join(lines)
+    async def _ask_to_verify(self, ctx: FlowContext) -> None:
+        consultation = await self._consultation(ctx)
+        if consultation is None:
+            await ctx.goto("consultations", "list")
+            return
+        if (await standing_of(ctx.uow.session, ctx.user, consultation.commune_code)).verified:
+            ctx.say("consult.already_verified")
+            await ctx.goto("consultations", "detail", consultation_id=consultation.id)
+            return
+        # Two messages: on Telegram the phone request is a keyboard of its own, which cannot sit
+        # under the same message as the buttons.
+        ctx.send(ctx.text("consult.verify"), phone_request=ctx.text("consult.share_phone"))
+        ctx.say("consult.verify_back", buttons=[[ctx.button("consult.back_to_detail", "consult:detail")]])
 
     async def _vote(self, ctx: FlowContext, index: int) -> None:
         consultation = await self._consultation(ctx)
@@ -114,14 +139,8 @@ class ConsultationsFlow:
             await self.prompt(ctx)
             return
         option = consultation.options[index]
-        vote = await self._my_vote(ctx, consultation.id)
-        if vote is None:
-            ctx.uow.session.add(ConsultationVote(consultation_id=consultation.id, user_id=ctx.user.id, option=option))
-            ctx.say("consult.voted", option=option)
-        else:
-            vote.option, vote.voted_at = option, utcnow()
-            ctx.say("consult.changed", option=option)
-        await ctx.uow.session.flush()
+        changed = await cast_vote(ctx.uow, ctx.user, consultation, option)
+        ctx.say("consult.changed" if changed else "consult.voted", option=option)
         await self._detail(ctx)
 
     async def _comment(self, ctx: FlowContext, text: str) -> None:
@@ -129,7 +148,7 @@ class ConsultationsFlow:
             ctx.say("submit.field_too_long", limit=MAX_COMMENT)
             return
         consultation = await self._consultation(ctx)
-        vote = await self._my_vote(ctx, consultation.id) if consultation else None
+        vote = await vote_of(ctx.uow.session, consultation.id, ctx.user.id) if consultation else None
         if vote is None or not is_open(consultation, utcnow()):
             ctx.say("consult.closed")
         else:

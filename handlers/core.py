@@ -61,9 +61,9 @@ class FlowContext:
     def say(self, key: str, *, buttons=(), **values) -> None:
         self.send(self.text(key, **values), buttons=buttons)
 
-    def send(self, text: str, *, buttons=(), photos=()) -> None:
+    def send(self, text: str, *, buttons=(), photos=(), phone_request: str | None = None) -> None:
         rows = tuple(tuple(row) if isinstance(row, (list, tuple)) else (row,) for row in buttons)
-        self.replies.append(Reply(text=text, buttons=rows, photos=tuple(photos)))
+        self.replies.append(Reply(text=text, buttons=rows, photos=tuple(photos), phone_request=phone_request))
 
     def back_to_menu_row(self) -> tuple[Button, ...]:
         return (self.button("menu.back", "g:menu"),)

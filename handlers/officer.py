@@ -1,44 +1,70 @@
 """Cán bộ — the officer's inbox and actions, and a leader's access to a denouncer's identity.
 
-/officer CODE redeems an invite; /inbox opens the unit's open items, nearest deadline first. Every
-item and every action is checked on the server (role and unit); a denouncer's name, address and
-contact never appear on an officer's screen (Luật Tố cáo 2018, Điều 47): only a leader can reveal
-them, with a reason, and that access is an audit event.
+/officer CODE redeems an invite; /inbox opens the open items of the officer's scope (their unit, an
+admin's commune), nearest deadline first. Every screen and action asks the scope policy on the server
+(bot/policy.py); a denouncer's name, address and contact never appear on an officer's screen (Luật Tố
+cáo 2018, Điều 47): only a leader of the item's unit or an admin of its commune can reveal them, with a
+reason, and that access is an audit event.
 """
 
 from __future__ import annotations
 
-from bot.domain.deadlines import ExtensionNotAllowed
+from bot import policy
+from bot.consultations import results, results_text
+from bot.domain.communes import commune_label
+from bot.domain.provinces import province_of
+from bot.domain.deadlines import ExtensionNotAllowed, SuspensionNotAllowed
 from bot.domain.dialog import Button
 from bot.domain.kinds import ItemKind
-from bot.domain.roles import LEADER_ROLES
 from bot.domain.workflow import Action, IllegalTransition, ItemStatus, allowed_actions
 from bot.media import photos_for
+from bot.organisation import province_units
 from bot.officers import (
     NotAllowed,
     accept,
+    actor_for,
     answer,
+    assign,
     extend,
+    extend_intake,
     forward,
     handled_item,
     inbox,
     is_staff,
     redeem_invite,
+    resume,
     reveal_identity,
+    suspend,
     unit_officers,
 )
 from bot.petitions import categories_for, local_date, move
-from bot.publishing import announce, close_consultation, open_consultations, project_update
+from bot.policy import Permission
+from bot.publishing import (
+    announce,
+    close_consultation,
+    open_consultations,
+    project_to_update,
+    project_update,
+    publishing_commune,
+)
+from bot.residents import OutsideCommune, checked_in_person, verify_in_person
 from bot.templates import templates_for
 from bot.texts import has
-from handlers.core import FlowContext, register
+from handlers.core import FLOWS, FlowContext, register
+from handlers.oversight import oversees
 from storage.models import utcnow
 
 OFFICER_ACTIONS = (Action.accept, Action.start, Action.request_info, Action.answer, Action.extend, Action.refuse,
-                   Action.forward, Action.close)
-NEEDS_TEXT = {Action.refuse, Action.request_info, Action.answer, Action.extend}
+                   Action.forward, Action.close, Action.extend_intake, Action.suspend, Action.resume)
+NEEDS_TEXT = {Action.refuse, Action.request_info, Action.answer, Action.extend, Action.extend_intake, Action.suspend,
+              Action.resume}
 MAX_ATTACHMENTS = 5  # photos with an answer, as many as a citizen may send with a petition
 VIEWS = ("open", "new", "mine", "overdue")
+PUBLISHING_STEPS = ("publish", "announce_text", "project_progress", "project_note", "project_pick", "consult_pick")
+
+
+def _permission(action: Action) -> Permission:
+    return Permission.forward if action is Action.forward else Permission.handle
 
 
 class OfficerFlow:
@@ -78,10 +104,11 @@ class OfficerFlow:
 
     async def _show(self, ctx: FlowContext) -> None:
         step, data = ctx.conversation.step, ctx.conversation.data
+        commune_code = await publishing_commune(ctx.uow, ctx.user) if step in PUBLISHING_STEPS else None
         if step == "item":
             await self._item(ctx)
         elif step == "text":
-            item = await handled_item(ctx.uow, ctx.user, data["item_id"])
+            item = await handled_item(ctx.uow, ctx.user, data["item_id"], _permission(Action(data["action"])))
             choices = await templates_for(ctx.uow.session, item.commune_code, data["action"], item.kind, item.category)
             data["templates"] = list(choices)  # a tap sends exactly the text that was shown
             ctx.say(f"officer.ask.{data['action']}", buttons=[
@@ -89,16 +116,19 @@ class OfficerFlow:
                   for n, text in enumerate(choices)),
                 [ctx.button("officer.back", "oback")]])
         elif step == "extend_kind":
+            await handled_item(ctx.uow, ctx.user, data["item_id"], Permission.handle)
             ctx.say("officer.extend_kind", buttons=[[ctx.button("officer.complex", "oext:complex")],
                                                     [ctx.button("officer.especially", "oext:especially")],
                                                     [ctx.button("officer.back", "oback")]])
         elif step == "forward_target":
             await self._forward_targets(ctx)
         elif step == "assign":
-            officers = await unit_officers(ctx.uow, ctx.user.unit_id)
+            item = await handled_item(ctx.uow, ctx.user, data["item_id"], Permission.assign)
+            officers = await unit_officers(ctx.uow, item.unit_id)  # its own unit's staff, whoever assigns
             ctx.say("officer.assign_to", buttons=[*([Button(o.display_name or f"#{o.id}", f"oassign:{o.id}")]
                                                     for o in officers), [ctx.button("officer.back", "oback")]])
         elif step == "reveal":
+            await handled_item(ctx.uow, ctx.user, data["item_id"], Permission.reveal)
             ctx.say("officer.ask.reveal", buttons=[[ctx.button("officer.back", "oback")]])
         elif step == "publish":
             ctx.say("publish.title", buttons=[[ctx.button("publish.announce", "opub:announce")],
@@ -108,11 +138,11 @@ class OfficerFlow:
         elif step in ("announce_text", "project_progress", "project_note"):
             ctx.say(f"publish.ask.{step}", buttons=[[ctx.button("officer.to_inbox", "oinbox")]])
         elif step == "project_pick":
-            projects = await ctx.uow.publications.projects(ctx.user.commune_code)
+            projects = await ctx.uow.publications.projects(commune_code)
             ctx.say("publish.pick_project", buttons=[*([Button(f"{p.name} — {p.progress_percent}%", f"oproj:{p.id}")]
                                                        for p in projects), [ctx.button("officer.to_inbox", "oinbox")]])
         elif step == "consult_pick":
-            open_now = await open_consultations(ctx.uow, ctx.user.commune_code)
+            open_now = await open_consultations(ctx.uow, commune_code)
             ctx.say("publish.pick_consultation", buttons=[*([Button(c.title[:60], f"oclose:{c.id}")] for c in open_now),
                                                           [ctx.button("officer.to_inbox", "oinbox")]])
         else:
@@ -146,8 +176,12 @@ class OfficerFlow:
                 await ctx.goto("officer", "assign", item_id=data["item_id"])
             elif choice.startswith("oassign:"):
                 await self._assign(ctx, int(choice[8:]))
+            elif choice == "oresident":
+                await self._verify_resident(ctx)
             elif choice == "oreveal":
                 await ctx.goto("officer", "reveal", item_id=data["item_id"])
+            elif choice == "ovhome" or choice.startswith("ovobs:"):
+                await FLOWS["oversight"].enter(ctx, choice)
             elif choice == "opub":
                 await ctx.goto("officer", "publish")
             elif choice == "opub:announce":
@@ -157,15 +191,17 @@ class OfficerFlow:
             elif choice == "opub:close":
                 await ctx.goto("officer", "consult_pick")
             elif choice.startswith("oproj:"):
-                await ctx.goto("officer", "project_progress", project_id=int(choice[6:]))
+                project = await project_to_update(ctx.uow, ctx.user, int(choice[6:]))
+                await ctx.goto("officer", "project_progress", project_id=project.id)
             elif choice.startswith("oclose:"):
                 consultation = await close_consultation(ctx.uow, ctx.user, int(choice[7:]))
                 ctx.say("publish.closed", title=consultation.title)
+                ctx.send(results_text(ctx.lang, consultation, await results(ctx.uow.session, consultation)))
                 await ctx.goto("officer", "publish")
             elif step in ("announce_text", "project_progress", "project_note") and ctx.incoming.text:
                 await self._publish_text(ctx, step, ctx.incoming.text.strip())
             elif choice.startswith("otpl:") and step == "text":
-                await handled_item(ctx.uow, ctx.user, data["item_id"])
+                await handled_item(ctx.uow, ctx.user, data["item_id"], _permission(Action(data["action"])))
                 choices = data.get("templates", [])
                 index = int(choice[5:]) if choice[5:].isdigit() else -1
                 if 0 <= index < len(choices):
@@ -175,7 +211,7 @@ class OfficerFlow:
             elif step == "text" and ctx.incoming.photos and data["action"] == Action.answer.value:
                 # The decision or reply may come with attachments (a photo of the signed decision,
                 # of the repaired road); a caption is taken as the answer itself.
-                await handled_item(ctx.uow, ctx.user, data["item_id"])
+                await handled_item(ctx.uow, ctx.user, data["item_id"], Permission.handle)
                 attachments = data.setdefault("attachments", [])
                 room = MAX_ATTACHMENTS - len(attachments)
                 attachments.extend(photo.ref for photo in ctx.incoming.photos[:max(room, 0)])
@@ -202,14 +238,18 @@ class OfficerFlow:
             "officer.entry", code=e.item.tracking_code, kind=ctx.text(f"kind.{e.item.kind}"),
             due=e.next_due.strftime("%d/%m") if e.next_due else "—"), f"oi:{e.item.id}")] for e in entries]
         rows.append([ctx.button(f"officer.view.{v}", f"oview:{v}") for v in VIEWS if v != view][:3])
-        if ctx.user.role in LEADER_ROLES:
+        actor = await actor_for(ctx.uow, ctx.user)
+        if policy.may_publish(actor, actor.commune_code):
             rows.append([ctx.button("publish.menu", "opub")])
+        if oversees(actor):
+            rows.append([ctx.button("oversight.menu", "ovhome")])
         rows.append(ctx.back_to_menu_row())
         key = "officer.inbox" if entries else "officer.inbox_empty"
         ctx.say(key, view=ctx.text(f"officer.view.{view}"), count=len(entries), buttons=rows)
 
     async def _item(self, ctx: FlowContext) -> None:
         item = await handled_item(ctx.uow, ctx.user, ctx.conversation.data["item_id"])
+        actor = await actor_for(ctx.uow, ctx.user)
         zone = ctx.settings.zone
         labels = {c.key: c.label(ctx.lang) for c in await categories_for(ctx.uow, item.commune_code)}
         lines = [ctx.text("officer.item", code=item.tracking_code, kind=ctx.text(f"kind.{item.kind}"),
@@ -222,7 +262,7 @@ class OfficerFlow:
             lines.append(ctx.text("officer.location", lat=f"{item.latitude:.5f}", lon=f"{item.longitude:.5f}"))
         if item.address:
             lines.append(ctx.text("officer.address", address=item.address))
-        lines.append(await self._sender(ctx, item))
+        lines.append(await self._sender(ctx, actor, item))
         for deadline in await ctx.uow.items.open_deadlines(item.id):
             lines.append(ctx.text("deadline.line", phase=ctx.text(f"phase.{deadline.phase}"),
                                   date=deadline.due_on.strftime("%d/%m/%Y"), citation=deadline.citation))
@@ -232,35 +272,49 @@ class OfficerFlow:
             lines.append(ctx.text("officer.event", at=local_date(event.at, zone), action=action,
                                   note=(": " + event.note[:200]) if event.note and event.action != "reveal_identity"
                                   else ""))
-        actions = [a for a in allowed_actions(ItemStatus(item.status), ItemKind(item.kind)) if a in OFFICER_ACTIONS]
+        # Only what the policy lets this person do: none of it for a board or the province's readers.
+        actions = [a for a in allowed_actions(ItemStatus(item.status), ItemKind(item.kind))
+                   if a in OFFICER_ACTIONS and policy.may_act(actor, _permission(a), item)]
         rows = [[ctx.button(f"officer.action.{a.value}", f"oa:{a.value}")] for a in actions]
-        rows.append([ctx.button("officer.assign", "oassign")])
-        if item.kind == ItemKind.denunciation.value and ctx.user.role in LEADER_ROLES:
+        if policy.may_act(actor, Permission.assign, item):
+            rows.append([ctx.button("officer.assign", "oassign")])
+        if policy.may_act(actor, Permission.handle, item):
+            rows += await self._resident_row(ctx, item)
+        if policy.may_reveal(actor, item):
             rows.append([ctx.button("officer.reveal", "oreveal")])
+        if policy.may_observe(actor, item.commune_code):
+            rows.append([ctx.button("oversight.observe_item", f"ovobs:{item.id}")])
         rows += [[ctx.button("officer.to_inbox", "oinbox")]]
         ctx.send("\n".join(lines), buttons=rows, photos=photos_for(ctx.incoming.channel, item.photos)[0]
                  if ctx.incoming.channel == item.channel else ())
 
-    async def _sender(self, ctx: FlowContext, item) -> str:
-        if item.kind == ItemKind.denunciation.value:
+    async def _sender(self, ctx: FlowContext, actor: policy.Actor, item) -> str:
+        if ItemKind(item.kind).identity_secret:
             return ctx.text("officer.identity_protected")
-        contact = await ctx.uow.items.contact(item.id)
+        if not item.anonymous and not policy.may_see_contact(actor, item):
+            return ctx.text("oversight.contact_withheld")
+        contact = await ctx.uow.items.contact(item.id) if policy.may_see_contact(actor, item) else None
         if contact is None:
             return ctx.text("officer.anonymous")
         return ctx.text("officer.sender", name=contact.full_name, address=contact.address, phone=contact.phone)
 
     async def _forward_targets(self, ctx: FlowContext) -> None:
-        item = await handled_item(ctx.uow, ctx.user, ctx.conversation.data["item_id"])
-        units = [u for u in await ctx.uow.units.for_commune(item.commune_code) if u.id != item.unit_id]
+        item = await handled_item(ctx.uow, ctx.user, ctx.conversation.data["item_id"], Permission.forward)
+        # The commune's other units, then the province's (above a commune that is not competent).
+        units = [u for u in [*await ctx.uow.units.for_commune(item.commune_code),
+                             *await province_units(ctx.uow, province_of(item.commune_code))] if u.id != item.unit_id]
         ctx.say("officer.forward_to", buttons=[*([Button(u.name, f"ofwd:{u.id}")] for u in units),
                                                [ctx.button("officer.outside", "ofwd:out")],
                                                [ctx.button("officer.back", "oback")]])
 
     # -- actions -------------------------------------------------------------------------------------
     async def _start_action(self, ctx: FlowContext, action: Action) -> None:
-        item = await handled_item(ctx.uow, ctx.user, ctx.conversation.data["item_id"])
+        item = await handled_item(ctx.uow, ctx.user, ctx.conversation.data["item_id"], _permission(action))
         if action is Action.forward:
             await ctx.goto("officer", "forward_target", item_id=item.id)
+        elif action is Action.extend and item.kind == ItemKind.denunciation.value and item.especially_complex:
+            # Found especially complex at the first extension: the finding drives the second (Đ.30 k3).
+            await ctx.goto("officer", "text", action=action.value, item_id=item.id, especially=True)
         elif action is Action.extend and item.kind == ItemKind.denunciation.value:
             await ctx.goto("officer", "extend_kind", item_id=item.id)
         elif action in NEEDS_TEXT:
@@ -270,7 +324,7 @@ class OfficerFlow:
 
     async def _apply(self, ctx: FlowContext, action: Action, text: str | None) -> None:
         data = ctx.conversation.data
-        item = await handled_item(ctx.uow, ctx.user, data["item_id"])
+        item = await handled_item(ctx.uow, ctx.user, data["item_id"], _permission(action))
         try:
             if action is Action.accept:
                 await accept(ctx.uow, ctx.user, item, ctx.settings.zone)
@@ -280,12 +334,23 @@ class OfficerFlow:
                 due = await extend(ctx.uow, ctx.user, item, text, especially_complex=data.get("especially", False),
                                    zone=ctx.settings.zone)
                 ctx.say("officer.extended", date=due.strftime("%d/%m/%Y"))
+            elif action is Action.extend_intake:
+                due = await extend_intake(ctx.uow, ctx.user, item, text, zone=ctx.settings.zone)
+                ctx.say("officer.intake_extended", date=due.strftime("%d/%m/%Y"))
+            elif action is Action.suspend:
+                since = await suspend(ctx.uow, ctx.user, item, text, zone=ctx.settings.zone)
+                ctx.say("officer.suspended", date=since.strftime("%d/%m/%Y"))
+            elif action is Action.resume:
+                due, days = await resume(ctx.uow, ctx.user, item, text, zone=ctx.settings.zone)
+                ctx.say("officer.resumed", date=due.strftime("%d/%m/%Y"), days=days)
             elif action is Action.forward:
                 await forward(ctx.uow, ctx.user, item, text, data.get("target"))
             else:
                 await move(ctx.uow, item, action, actor_id=ctx.user.id, note=text)
         except ExtensionNotAllowed as refused:
             ctx.say(f"officer.extension_refused.{refused.reason}", **refused.values)
+        except SuspensionNotAllowed as refused:
+            ctx.say(f"officer.suspension_refused.{refused.reason}", **refused.values)
         except IllegalTransition:
             ctx.say("officer.not_possible_now", status=ctx.text(f"status.{item.status}"))
         else:
@@ -296,15 +361,30 @@ class OfficerFlow:
             await ctx.goto("officer", "item", item_id=item.id)
 
     async def _assign(self, ctx: FlowContext, officer_id: int) -> None:
-        item = await handled_item(ctx.uow, ctx.user, ctx.conversation.data["item_id"])
-        if officer_id not in {o.id for o in await unit_officers(ctx.uow, item.unit_id)}:
-            raise NotAllowed(officer_id)
-        item.assignee_id = officer_id
+        item = await handled_item(ctx.uow, ctx.user, ctx.conversation.data["item_id"], Permission.assign)
+        await assign(ctx.uow, ctx.user, item, officer_id)
         ctx.say("officer.assigned")
         await ctx.goto("officer", "item", item_id=item.id)
 
+    async def _resident_row(self, ctx: FlowContext, item) -> list[list[Button]]:
+        """«Verified resident (checked in person)» for the person who filed the item, until done."""
+        if (item.citizen_id is None or item.anonymous or item.kind == ItemKind.denunciation.value
+                or await checked_in_person(ctx.uow.session, item.citizen_id, item.commune_code)):
+            return []
+        return [[ctx.button("officer.resident_verify", "oresident")]]
+
+    async def _verify_resident(self, ctx: FlowContext) -> None:
+        """The officer checked the filer's papers at reception; the check is an audit event on the item."""
+        try:
+            item, _ = await verify_in_person(ctx.uow, ctx.user, ctx.conversation.data["item_id"])
+        except OutsideCommune:
+            ctx.say("officer.resident_outside")
+        else:
+            ctx.say("officer.resident_verified", code=item.tracking_code, commune=commune_label(item.commune_code))
+        await ctx.goto("officer", "item", item_id=ctx.conversation.data["item_id"])
+
     async def _reveal(self, ctx: FlowContext, reason: str) -> None:
-        item = await handled_item(ctx.uow, ctx.user, ctx.conversation.data["item_id"])
+        item = await handled_item(ctx.uow, ctx.user, ctx.conversation.data["item_id"], Permission.reveal)
         if len(reason) < 10:
             ctx.say("submit.description_short", minimum=10)
             return

@@ -317,9 +317,13 @@ async def _route(ctx: FlowContext, *, is_new: bool) -> None:
     if not is_new and await answer_by_number(ctx):  # keyboard-less channels: "2" stands for the 2nd button
         return
     incoming = ctx.incoming
-    if is_new and incoming.command != "start":
-        # First contact that is not /start (a web visitor typing, a Zalo follower): greet first.
+    if is_new and incoming.command not in ("start", "officer"):
+        # First contact that is not /start (a web visitor typing, a Zalo follower): greet first. An
+        # officer's very first message may be their invite: it is redeemed, not swallowed.
         await ctx.goto("start", "language")
+        return
+    if incoming.verified_phone is not None:  # the person's own number, shared through their platform
+        await FLOWS["consultations"].take_phone(ctx)
         return
     if incoming.unsupported:
         kind = f"media.{incoming.unsupported}"
@@ -366,6 +370,17 @@ async def _on_command(ctx: FlowContext, command: str) -> None:
         await _reprompt(ctx)
 
 
+MAX_RECORD_ID = 2 ** 31 - 1  # ids are 32-bit integers on PostgreSQL
+
+
+def record_id(text: str) -> int | None:
+    """An id carried by a button: ASCII digits within the databases' ids; None for anything else
+    ("²" passes ``isdigit`` and fails ``int``; 25 digits overflow the column)."""
+    if text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= MAX_RECORD_ID:
+        return int(text)
+    return None
+
+
 async def _on_button(ctx: FlowContext) -> None:
     value = ctx.incoming.button
     if value == "g:menu":
@@ -375,11 +390,11 @@ async def _on_button(ctx: FlowContext) -> None:
         await _reprompt(ctx)
     elif value == "g:start":
         await FLOWS["start"].begin(ctx)
-    elif value.startswith("g:oi:") and value[5:].isdigit():
-        await FLOWS["officer"].open_item(ctx, int(value[5:]))
-    elif value.startswith("g:item:") and value[7:].isdigit():
+    elif value.startswith("g:oi:") and (item_id := record_id(value[5:])) is not None:
+        await FLOWS["officer"].open_item(ctx, item_id)
+    elif value.startswith("g:item:") and (item_id := record_id(value[7:])) is not None:
         # From a notification: open that item (the track flow shows only the citizen's own items).
-        await ctx.goto("track", "detail", item_id=int(value[7:]))
+        await ctx.goto("track", "detail", item_id=item_id)
     elif value not in ctx.conversation.expected_buttons:
         ctx.say("error.expired_button")
         await _reprompt(ctx)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.domain.communes import commune_label
 from bot.privacy import erase_personal_data, personal_data
+from bot.residents import forget_resident
 from handlers.core import FlowContext, register
 
 
@@ -38,6 +39,7 @@ class PrivacyFlow:
             await ctx.goto("privacy", "confirm")
         elif choice == "privacy:erase_yes":
             await erase_personal_data(ctx.uow, ctx.user)
+            await forget_resident(ctx.uow, ctx.user)
             ctx.say("privacy.erased")
             ctx.conversation.flow, ctx.conversation.step, ctx.conversation.data = "start", "language", {}
         elif choice == "privacy:show":

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from bot.domain.communes import commune_by_code, commune_label, search_communes
 from bot.domain.dialog import Button
+from bot.organisation import handling
 from bot.texts import LANGUAGES
 from handlers.core import FlowContext, register
 
@@ -80,7 +81,22 @@ class StartFlow:
             return
         ctx.user.commune_code = code
         ctx.say("start.commune_set", commune=commune_label(code))
+        await say_who_handles(ctx, code)
         await ctx.goto("menu", "main")
+
+
+async def say_who_handles(ctx: FlowContext, code: int) -> bool:
+    """A commune without units of its own is not offered as one that will act: its citizens learn that a
+    unit of the province takes their petitions, or, when nobody on tiepdan acts for it, where to go.
+    Says nothing of a commune with its own units; False when nobody here acts for the commune."""
+    found = await handling(ctx.uow, code)
+    if found.unit is None:
+        ctx.say("start.not_served", commune=commune_label(code),
+                refer=found.refer_to or ctx.text("start.not_served_default"))
+        return False
+    if found.by_province:
+        ctx.say("start.served_by_province", commune=commune_label(code), unit=found.unit.name)
+    return True
 
 
 register(StartFlow())

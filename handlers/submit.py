@@ -3,7 +3,8 @@
 kind → category → description → photos → location → consent → name → address → phone → summary
 → receipt. Contact details are asked only after consent, and only as each kind requires. At the
 summary a citizen can split off a part of another kind: each kind becomes its own item (Luật Tiếp
-công dân 2013, Điều 25).
+công dân 2013, Điều 25). Beside a denunciation with its sender's identity, the other parts go without
+the contact, and no complaint can be split off (bot/petitions.py, ``split_submission``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import re
 from bot.domain.communes import commune_label
 from bot.domain.dialog import Button
 from bot.domain.kinds import ItemKind
-from bot.petitions import (Contact, Submission, categories_for, file_submission, read_recent_for_duplicates,
-                           recent_duplicate)
+from bot.organisation import NoUnit, handling, is_remote, unit_for
+from bot.petitions import (Contact, Part, Submission, categories_for, file_submission, filing_limit,
+                           kinds_to_split_off, protects_denouncer, read_recent_for_duplicates, recent_duplicate,
+                           split_submission)
 from handlers.core import FlowContext, register
 
 KINDS = (ItemKind.feedback, ItemKind.complaint_first, ItemKind.denunciation)
@@ -30,6 +33,12 @@ class SubmitFlow:
     async def prompt(self, ctx: FlowContext) -> None:
         step, data = ctx.conversation.step, ctx.conversation.data
         if step == "kind":
+            found = await handling(ctx.uow, ctx.user.commune_code)
+            if found.unit is None:  # told before filing, never handed a receipt nobody will act on
+                await self._not_served(ctx, found.refer_to)
+                return
+            if found.by_province:
+                ctx.say("submit.by_province", unit=found.unit.name, commune=commune_label(ctx.user.commune_code))
             ctx.say("submit.kind", buttons=[*([ctx.button(f"kind.{k.value}", f"kind:{k.value}")] for k in KINDS),
                                             ctx.back_to_menu_row()])
         elif step == "category":
@@ -55,9 +64,7 @@ class SubmitFlow:
         elif step == "summary":
             self._summary(ctx)
         elif step == "part_kind":
-            kinds = KINDS if data.get("consent") else (ItemKind.feedback, ItemKind.denunciation)
-            ctx.say("submit.part_kind", buttons=[*([ctx.button(f"kind.{k.value}", f"part:{k.value}")] for k in kinds),
-                                                 [ctx.button("submit.back_to_summary", "submit:summary")]])
+            self._part_kinds(ctx)
         elif step == "part_category":
             categories = await categories_for(ctx.uow, ctx.user.commune_code)
             ctx.say("submit.category", buttons=[*([Button(c.label(ctx.lang), f"pcat:{c.key}")] for c in categories),
@@ -116,7 +123,8 @@ class SubmitFlow:
             await ctx.goto("submit", "part_kind")
         elif choice == "submit:summary":
             await ctx.goto("submit", "summary")
-        elif step == "part_kind" and choice and choice.startswith("part:"):
+        elif step == "part_kind" and choice and choice.startswith("part:") \
+                and choice[5:] in {kind.value for kind in self._splittable(data)}:
             data["part"] = {"kind": choice[5:]}
             await ctx.goto("submit", "part_category")
         elif step == "part_category" and choice and choice.startswith("pcat:"):
@@ -249,11 +257,33 @@ class SubmitFlow:
         data[step] = text
         await ctx.goto("submit", "address" if step == "name" else "phone")
 
+    @staticmethod
+    def _kinds(data: dict) -> list[ItemKind]:
+        return [ItemKind(data["kind"]), *(ItemKind(part["kind"]) for part in data.get("parts", []))]
+
+    def _splittable(self, data: dict) -> tuple[ItemKind, ...]:
+        return kinds_to_split_off(self._kinds(data), bool(data.get("consent")))
+
+    def _part_kinds(self, ctx: FlowContext) -> None:
+        data = ctx.conversation.data
+        kinds = self._splittable(data)
+        text = ctx.text("submit.part_kind")
+        if data.get("consent"):  # why a kind is missing: it must be sent on its own
+            for missing, why in ((ItemKind.complaint_first, "submit.complaint_apart"),
+                                 (ItemKind.denunciation, "submit.denunciation_apart")):
+                if missing not in kinds:
+                    text += "\n\n" + ctx.text(why)
+        ctx.send(text, buttons=[*([ctx.button(f"kind.{k.value}", f"part:{k.value}")] for k in kinds),
+                                [ctx.button("submit.back_to_summary", "submit:summary")]])
+
     def _summary(self, ctx: FlowContext) -> None:
         data = ctx.conversation.data
         location = (ctx.text("submit.location_pin") if data.get("latitude") is not None
                     else data.get("place") or ctx.text("submit.location_none"))
-        sender = data["name"] if data.get("consent") else ctx.text("submit.sender_anonymous")
+        kinds = self._kinds(data)
+        protected = protects_denouncer(kinds, bool(data.get("consent")))
+        named = data.get("consent") and (kinds[0].identity_secret or not protected)
+        sender = data["name"] if named else ctx.text("submit.sender_anonymous")
         text = ctx.text("submit.summary", kind=ctx.text(f"kind.{self._final_kind(data).value}"),
                         category=data["category_label"], commune=commune_label(ctx.user.commune_code),
                         description=data["description"][:1500], photos=len(data.get("photos", [])),
@@ -262,6 +292,8 @@ class SubmitFlow:
             text += ctx.text("submit.part_line", number=number,
                              kind=ctx.text(f"kind.{self._final_kind({**data, **part}).value}"),
                              category=part["category_label"], description=part["description"][:300])
+        if protected and not all(kind.identity_secret for kind in kinds):
+            text += "\n\n" + ctx.text("submit.split_goes_anonymous")
         ctx.send(text, buttons=[[ctx.button("submit.confirm", "submit:send")],
                                        [ctx.button("submit.edit", "submit:edit")],
                                        [ctx.button("submit.split", "submit:split")],
@@ -280,24 +312,38 @@ class SubmitFlow:
                 await ctx.goto("submit", "duplicate", duplicate_of=earlier)
                 return
         contact = Contact(data["name"], data["address"], data["phone"]) if data.get("consent") else None
-        parts = [{"kind": data["kind"], "category": data["category"], "description": data["description"]},
-                 *data.get("parts", [])]
-        for number, part in enumerate(parts):
-            first = number == 0  # photos and the place belong to what was described first
-            submission = Submission(kind=ItemKind(part["kind"]), category=part["category"],
-                                    commune_code=ctx.user.commune_code, description=part["description"],
-                                    photos=list(data.get("photos", [])) if first else [],
-                                    latitude=data.get("latitude") if first else None,
-                                    longitude=data.get("longitude") if first else None,
-                                    address=data.get("place"), contact=contact)
+        commune = ctx.user.commune_code
+        # Remote-area status is the commune's, from the province's import (Luật Khiếu nại 2011, Điều 9, 28).
+        whole = Submission(kind=ItemKind(data["kind"]), category=data["category"], commune_code=commune,
+                           description=data["description"], photos=list(data.get("photos", [])),
+                           latitude=data.get("latitude"), longitude=data.get("longitude"), address=data.get("place"),
+                           contact=contact, remote_area=await is_remote(ctx.uow, commune))
+        parts = [Part(ItemKind(part["kind"]), part["category"], part["description"]) for part in data.get("parts", [])]
+        submissions = split_submission(whole, parts)
+        try:  # every part has a unit before any is filed: no item without one
+            for submission in submissions:
+                await unit_for(ctx.uow, submission.commune_code, submission.category)
+        except NoUnit as nobody:
+            await self._not_served(ctx, nobody.refer_to)
+            return
+        for submission in submissions:
             item, deadlines = await file_submission(ctx.uow, ctx.user.id, ctx.incoming.channel, ctx.incoming.chat_id,
                                                     submission, ctx.settings.zone)
             unit = await ctx.uow.units.get(item.unit_id) if item.unit_id else None
             lines = "\n".join(ctx.text("deadline.line", phase=ctx.text(f"phase.{d.phase}"),
                                        date=d.due_on.strftime("%d/%m/%Y"), citation=d.citation) for d in deadlines) \
                 or ctx.text("submit.no_deadlines")
+            # A first complaint's receipt tells the 90 days to complain (Luật Khiếu nại 2011, Điều 9).
+            if (limit := filing_limit(ItemKind(item.kind), item.received_at.astimezone(ctx.settings.zone).date())):
+                lines += "\n" + ctx.text("submit.filing_limit", days=limit.amount, citation=limit.citation)
             ctx.say("submit.receipt", code=item.tracking_code, deadlines=lines,
                     unit=unit.name if unit else commune_label(ctx.user.commune_code))
+        await ctx.goto("menu", "main")
+
+
+    async def _not_served(self, ctx: FlowContext, refer_to: str | None) -> None:
+        ctx.say("start.not_served", commune=commune_label(ctx.user.commune_code),
+                refer=refer_to or ctx.text("start.not_served_default"))
         await ctx.goto("menu", "main")
 
 

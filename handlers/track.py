@@ -1,8 +1,16 @@
 """Tra cứu — a citizen's own items: the list, one item's timeline and next deadline, look-up by
-tracking code, and withdrawal (rút đơn) with confirmation. A citizen only ever sees their own items."""
+tracking code, and withdrawal (rút đơn) with confirmation. A citizen only ever sees their own items.
+
+A first complaint shows the citizen's own clocks: the 90 days to complain, once they say when they
+learned of the decision (Luật Khiếu nại 2011, Điều 9), and the 30 days to take it to a second complaint
+after its decision or after its period ran out without one (Điều 33 khoản 1)."""
 
 from __future__ import annotations
 
+import re
+from datetime import date
+
+from bot.domain.deadlines import complaint_filing_window_ends
 from bot.domain.dialog import Button
 from bot.domain.tracking import normalize_tracking_code
 from bot.domain.kinds import ItemKind
@@ -11,16 +19,20 @@ from bot.petitions import (
     FilingWindowClosed,
     categories_for,
     file_second_complaint,
+    filing_limit,
     latest_answer,
     local_date,
     provide_information,
     rate,
+    record_learned_on,
     second_complaint_window,
+    unresolved_since,
     withdraw,
 )
 from bot.texts import has
 from handlers.core import FlowContext, register
 from scheduler.outbox import NOTICE_HELD, NOTICE_RELEASED
+from storage.models import utcnow
 
 PAGE = 5
 
@@ -37,7 +49,11 @@ class TrackFlow:
         elif step == "rate_comment":
             ctx.say("track.rate_comment", buttons=[[ctx.button("submit.skip", "rate:skip")]])
         elif step == "second_reason":
-            ctx.say("track.second_reason", buttons=[[ctx.button("submit.cancel", "track:detail")]])
+            answered = await latest_answer(ctx.uow, ctx.conversation.data.get("item_id", 0)) is not None
+            ctx.say("track.second_reason" if answered else "track.second_reason_unresolved",
+                    buttons=[[ctx.button("submit.cancel", "track:detail")]])
+        elif step == "learned_on":
+            ctx.say("track.learned_prompt", buttons=[[ctx.button("submit.cancel", "track:detail")]])
         elif step == "withdraw_confirm":
             item = await self._own_item(ctx, ctx.conversation.data["item_id"])
             ctx.say("track.withdraw_confirm", code=item.tracking_code, buttons=[
@@ -70,12 +86,16 @@ class TrackFlow:
             await self._rate(ctx, satisfied=False, comment=None)
         elif choice == "track:second":
             await ctx.goto("track", "second_reason", item_id=data["item_id"])
+        elif choice == "track:learned":
+            await ctx.goto("track", "learned_on", item_id=data["item_id"])
         elif ctx.conversation.step == "add_info" and (ctx.incoming.text or ctx.incoming.photos):
             await self._add_info(ctx)
         elif ctx.conversation.step == "rate_comment" and ctx.incoming.text:
             await self._rate(ctx, satisfied=False, comment=ctx.incoming.text.strip()[:1000])
         elif ctx.conversation.step == "second_reason" and ctx.incoming.text:
             await self._second_complaint(ctx, ctx.incoming.text.strip())
+        elif ctx.conversation.step == "learned_on" and ctx.incoming.text:
+            await self._learned_on(ctx, ctx.incoming.text.strip())
         elif ctx.incoming.text:
             await self._lookup(ctx, ctx.incoming.text)
         else:
@@ -150,6 +170,15 @@ class TrackFlow:
             window = await second_complaint_window(ctx.uow, item, zone)
             text += ctx.text("track.second_offer", date=window.due_on.strftime("%d/%m/%Y"), citation=window.rule.citation)
             rows.append([ctx.button("track.second", "track:second")])
+        elif (ended := await unresolved_since(ctx.uow, item, zone)) is not None:
+            window = await second_complaint_window(ctx.uow, item, zone)
+            if _today(ctx) <= window.due_on:
+                text += ctx.text("track.second_offer_unresolved", ended=ended.strftime("%d/%m/%Y"),
+                                 date=window.due_on.strftime("%d/%m/%Y"), citation=window.citation)
+                rows.append([ctx.button("track.second", "track:second")])
+        if status is ItemStatus.received and (limit := filing_limit(ItemKind(item.kind), _today(ctx))) is not None:
+            text += self._filing_limit(ctx, item, limit)
+            rows.append([ctx.button("track.learned", "track:learned")])
         if is_open(status):
             rows.append([ctx.button("track.withdraw", "track:withdraw")])
         rows += [[ctx.button("track.back", "track:list")], ctx.back_to_menu_row()]
@@ -199,8 +228,36 @@ class TrackFlow:
             ctx.say("track.reopened")
         await ctx.goto("track", "detail", item_id=item.id)
 
+    @staticmethod
+    def _filing_limit(ctx: FlowContext, item, limit) -> str:
+        if item.learned_on is None:
+            return ctx.text("track.filing_limit", days=limit.amount, citation=limit.citation)
+        window = complaint_filing_window_ends(ItemKind(item.kind), item.learned_on, remote_area=item.remote_area)
+        return ctx.text("track.filing_limit_known", learned=item.learned_on.strftime("%d/%m/%Y"),
+                        date=window.due_on.strftime("%d/%m/%Y"), citation=window.citation)
+
+    async def _learned_on(self, ctx: FlowContext, typed: str) -> None:
+        """When the complainant received or learned of the decision: a date not after the complaint."""
+        item = await self._own_item(ctx, ctx.conversation.data.get("item_id", 0))
+        if item is None or item.status != ItemStatus.received.value:
+            await ctx.goto("track", "list", page=0)
+            return
+        filed_on = item.received_at.astimezone(ctx.settings.zone).date()
+        learned_on = _typed_date(typed)
+        if learned_on is None or learned_on > filed_on:
+            ctx.say("track.learned_bad")
+            return
+        window = await record_learned_on(ctx.uow, item, ctx.user.id, learned_on, ctx.settings.zone)
+        ctx.say("track.learned_late" if filed_on > window.due_on else "track.learned_in_time",
+                date=window.due_on.strftime("%d/%m/%Y"), citation=window.citation,
+                filed=filed_on.strftime("%d/%m/%Y"))
+        await ctx.goto("track", "detail", item_id=item.id)
+
     async def _second_complaint(self, ctx: FlowContext, reason: str) -> None:
         item = await self._own_item(ctx, ctx.conversation.data.get("item_id", 0))
+        if item is None:
+            await ctx.goto("track", "list", page=0)
+            return
         if len(reason) < 10:
             ctx.say("submit.description_short", minimum=10)
             return
@@ -217,6 +274,28 @@ class TrackFlow:
                                    date=d.due_on.strftime("%d/%m/%Y"), citation=d.citation) for d in deadlines)
         ctx.say("track.second_filed", code=second.tracking_code, first=item.tracking_code, deadlines=lines)
         await ctx.goto("track", "detail", item_id=second.id)
+
+
+# 15/10/2026, 15-10-2026, 15.10.2026 (day first, as Vietnamese write it) or 2026-10-15
+_DAY_FIRST = re.compile(r"(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{4})")
+_ISO = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+
+
+def _typed_date(typed: str) -> date | None:
+    if found := _ISO.fullmatch(typed.strip()):
+        year, month, day = found.groups()
+    elif found := _DAY_FIRST.fullmatch(typed.strip()):
+        day, month, year = found.groups()
+    else:
+        return None
+    try:
+        return date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+
+
+def _today(ctx: FlowContext) -> date:
+    return utcnow().astimezone(ctx.settings.zone).date()
 
 
 register(TrackFlow())

@@ -8,7 +8,8 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from scheduler.sweep import SweepReport, sweep
+from scheduler.retention import purge
+from scheduler.sweep import DEFAULT_LADDER, EscalationLadder, SweepReport, sweep
 from storage.models import utcnow
 from storage.uow import UnitOfWorkFactory
 
@@ -28,17 +29,22 @@ async def forget_old_deliveries(uows: UnitOfWorkFactory) -> int:
     return removed
 
 
-async def run_sweep(uows: UnitOfWorkFactory, timezone: str) -> SweepReport:
-    return await sweep(uows, now=utcnow(), zone=ZoneInfo(timezone))
+async def run_sweep(uows: UnitOfWorkFactory, timezone: str, ladder: EscalationLadder = DEFAULT_LADDER) -> SweepReport:
+    return await sweep(uows, now=utcnow(), zone=ZoneInfo(timezone), ladder=ladder)
 
 
-def build_scheduler(uows: UnitOfWorkFactory, timezone: str, sweep_interval_seconds: int = 60) -> AsyncIOScheduler:
+def build_scheduler(uows: UnitOfWorkFactory, timezone: str, sweep_interval_seconds: int = 60, *,
+                    retention_anonymous_days: int = 30, retention_upload_hours: int = 24,
+                    ladder: EscalationLadder = DEFAULT_LADDER) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone=timezone)
     scheduler.add_job(forget_old_deliveries, "cron", hour=3, minute=17, args=[uows], id="forget-old-deliveries",
+                      coalesce=True, max_instances=1, misfire_grace_time=3600)
+    scheduler.add_job(purge, "cron", hour=3, minute=41, args=[uows], id="retention",
+                      kwargs={"anonymous_days": retention_anonymous_days, "upload_hours": retention_upload_hours},
                       coalesce=True, max_instances=1, misfire_grace_time=3600)
     # The sweep's messages wait for the dispatcher's next poll (a second at most), so its commits
     # wake nothing: a unit of work without the on-commit hook.
     quiet = UnitOfWorkFactory(uows.sessions)
-    scheduler.add_job(run_sweep, "interval", seconds=sweep_interval_seconds, args=[quiet, timezone], id="sweep",
+    scheduler.add_job(run_sweep, "interval", seconds=sweep_interval_seconds, args=[quiet, timezone, ladder], id="sweep",
                       coalesce=True, max_instances=1, misfire_grace_time=sweep_interval_seconds)
     return scheduler

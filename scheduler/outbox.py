@@ -5,6 +5,11 @@ a second short transaction. A process that dies mid-send leaves its rows claimed
 out; then any dispatcher takes them again. Messages to one chat leave in order; chats in parallel.
 The dispatcher is woken in-process after each commit that enqueued something, and also polls.
 
+Scheduled per chat: a chat gets only what its pace allows now (Telegram: about one a second). The
+rest of its claim is given back at once, due when the chat may send again, so no batch ever waits for
+a chat's pace: an officer with a thousand notices queued gets them one a second, in order, while a
+citizen who has just written is answered at once (issue 14; tests/test_outbox_fairness.py).
+
 A platform may refuse a chat until its user writes again (Zalo: 7 days after the last interaction,
 or after an unfollow). Such messages are held with the reason, not dropped: the item a held
 notification is about gets a timeline event, and the chat's next interaction releases them in order.
@@ -64,6 +69,11 @@ class Sender(Protocol):
         """Deliver ``reply``, skipping the first ``parts_sent`` parts already delivered earlier."""
 
 
+# The dispatcher looks again for a chat given back for its pace this long after the chat's messages
+# are due in the database: the wall clock and the event loop's are read at different moments.
+PACE_MARGIN = 0.002
+
+
 def backoff(attempt: int) -> float:
     return min(300.0, 2.0 ** attempt)
 
@@ -71,25 +81,56 @@ def backoff(attempt: int) -> float:
 class ChatPacer:
     """A token bucket per chat: a short burst, then ``rate`` messages a second. Telegram asks for
     about one message a second in a chat; the Telegram rate limiter (bot/channels/pacing.py) paces
-    only the overall limit."""
+    only the overall limit. The dispatcher asks ``allow`` how many of a chat's claimed messages may
+    go now (the others go back to the outbox, nobody waits for them) and takes a token with ``wait``
+    as each one leaves."""
 
     def __init__(self, rate: float, burst: int, clock=None):
         self.rate, self.burst = rate, burst
         self._clock = clock or (lambda: asyncio.get_running_loop().time())
         self._buckets: dict[str, tuple[float, float]] = {}
+        self._behind: set[str] = set()  # chats told to wait for their pace (``allow``)
+
+    def _tokens(self, chat: str, now: float) -> float:
+        tokens, stamp = self._buckets.get(chat, (float(self.burst), now))
+        return min(float(self.burst), tokens + (now - stamp) * self.rate)
+
+    def allow(self, chat: str, wanted: int) -> tuple[int, float]:
+        """Of ``wanted`` messages to ``chat``, how many may go now without waiting, and in how many
+        seconds the next of the others may (0.0 when all may go now). Takes nothing: ``wait`` does."""
+        tokens = self._tokens(chat, self._clock())
+        now = min(wanted, int(tokens))
+        if now < wanted:
+            self._behind.add(chat)
+        return now, (0.0 if now == wanted else (1.0 - (tokens - now)) / self.rate)
+
+    def refused(self, chat: str) -> None:
+        """The platform refused a message to ``chat`` for now (429): no burst right after it."""
+        self._buckets[chat] = (0.0, self._clock())
+        self._behind.add(chat)
 
     async def wait(self, chat: str) -> None:
         now = self._clock()
-        tokens, stamp = self._buckets.get(chat, (float(self.burst), now))
-        tokens = min(float(self.burst), tokens + (now - stamp) * self.rate)
+        tokens = self._tokens(chat, now)
         if tokens < 1.0:
             delay = (1.0 - tokens) / self.rate
             await asyncio.sleep(delay)
             now, tokens = now + delay, 1.0
+        if chat in self._behind:
+            # Its message waited to be claimed again: the next one waits a whole interval from this
+            # one leaving, not from when it could have (a platform counting strictly would refuse it).
+            self._behind.discard(chat)
+            tokens = min(tokens, 1.0)
         self._buckets[chat] = (tokens - 1.0, now)
         if len(self._buckets) > 10_000:  # forget chats idle long enough to have a full bucket again
             horizon = now - self.burst / self.rate
             self._buckets = {c: v for c, v in self._buckets.items() if v[1] > horizon}
+            self._behind &= self._buckets.keys()
+
+
+# At most this many of one chat's messages in a claim when its channel has no pace (a paced chat: its
+# burst). A chat with a long queue then shares each batch with the others instead of filling it.
+CHAT_SHARE = 10
 
 
 class OutboxDispatcher:
@@ -105,6 +146,10 @@ class OutboxDispatcher:
         self._parallel = asyncio.Semaphore(parallel_chats)
         self._pacers = {channel: ChatPacer(sender.per_chat_rate, getattr(sender, "per_chat_burst", 3))
                         for channel, sender in senders.items() if getattr(sender, "per_chat_rate", None)}
+        self._per_chat = {channel: self._pacers[channel].burst if channel in self._pacers else CHAT_SHARE
+                          for channel in senders}
+        self._paced: list[float] = []  # when chats given back for their pace may send again (loop time)
+        self._claimed_at = float("-inf")  # when the latest claim began (loop time)
         self._wake = asyncio.Event()
         self._outcomes: list = []  # (message id, attempts, outcome, future) waiting to be committed
         self._recorder: asyncio.Task | None = None
@@ -134,31 +179,62 @@ class OutboxDispatcher:
                 sent = 0
             if sent:
                 continue
+            paced = self._until_paced()
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+                await asyncio.wait_for(self._wake.wait(),
+                                       timeout=self.poll_interval if paced is None else min(paced, self.poll_interval))
             except asyncio.TimeoutError:
                 pass
             self._wake.clear()
 
     async def drain(self) -> int:
-        """Send everything that is due now (used by tests and at start-up)."""
+        """Send everything that is due now, and what the chats' pace holds back as it comes due
+        (used by tests)."""
         total = 0
-        while (count := await self.drain_once()):
+        while True:
+            count = await self.drain_once()
             total += count
-        return total
+            if count:
+                continue
+            paced = self._until_paced()
+            if paced is None:
+                return total
+            await asyncio.sleep(paced)
 
     async def drain_once(self) -> int:
-        async with self.uows() as uow:
-            rows = await uow.outbox.claim_due(self.batch_size, self.lease, self.senders.keys())
-            claimed = [(row.id, row.channel, row.chat_id, row.payload, row.attempts, row.parts_sent) for row in rows]
-            await uow.commit()
-        if not claimed:
-            return 0
+        """Claim what is due, give back what the chats' pace does not allow yet, send the rest; returns
+        how many messages were sent (or failed)."""
+        loop = asyncio.get_running_loop()
+        self._until_paced()  # forgets the times the previous claim saw come
+        self._claimed_at = loop.time()
         by_chat: dict[tuple[str, str], list] = defaultdict(list)
-        for entry in claimed:
-            by_chat[(entry[1], entry[2])].append(entry)
-        await asyncio.gather(*(self._send_chat(entries) for entries in by_chat.values()))
-        return len(claimed)
+        async with self.uows() as uow:
+            for row in await uow.outbox.claim_due(self.batch_size, self.lease, self.senders.keys(),
+                                                  per_chat=self._per_chat):
+                by_chat[(row.channel, row.chat_id)].append(row)
+            claimed = []
+            for (channel, chat_id), rows in by_chat.items():
+                pacer = self._pacers.get(channel)
+                allowed, after = pacer.allow(chat_id, len(rows)) if pacer is not None else (len(rows), 0.0)
+                if allowed < len(rows):
+                    # Not an attempt, and nobody waits for it: due again when the chat may send.
+                    uow.outbox.release(rows[allowed:], utcnow() + timedelta(seconds=after))
+                    self._paced.append(loop.time() + after + PACE_MARGIN)
+                if allowed:
+                    claimed.append([(row.id, channel, chat_id, row.payload, row.attempts, row.parts_sent)
+                                    for row in rows[:allowed]])
+            await uow.commit()
+        if claimed:
+            await asyncio.gather(*(self._send_chat(entries) for entries in claimed))
+        return sum(len(entries) for entries in claimed)
+
+    def _until_paced(self) -> float | None:
+        """Seconds until the next chat given back for its pace may send (0.0: it may, and no claim has
+        looked since); None when none waits."""
+        self._paced = [at for at in self._paced if at > self._claimed_at]
+        if not self._paced:
+            return None
+        return max(0.0, min(self._paced) - asyncio.get_running_loop().time())
 
     async def _send_chat(self, entries: list) -> None:
         async with self._parallel:
@@ -181,6 +257,8 @@ class OutboxDispatcher:
         try:
             await self.senders[channel].send(chat_id, Reply.from_payload(payload), parts_sent)
         except (DeliveryRetry, DeliveryRefused) as exc:
+            if pacer is not None and isinstance(exc, DeliveryRetry) and exc.after is not None:
+                pacer.refused(chat_id)
             return exc
         except Exception as exc:  # unknown failure: retry with back-off, keep the reason
             log.warning("outbox send failed channel=%s: %s", channel, type(exc).__name__)

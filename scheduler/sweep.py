@@ -10,7 +10,10 @@ advisory lock also keeps a second process from doing the same work at the same t
 
 Officers are reminded 3 days before, 1 day before and on the day a deadline falls due; once it is
 overdue the unit's leaders are told every day until it is met (Luật Tiếp công dân 2013, Luật Khiếu nại
-2011 and Luật Tố cáo 2018 set the periods; the citation travels with each deadline). Citizens who
+2011 and Luật Tố cáo 2018 set the periods; the citation travels with each deadline). An item still
+overdue climbs the ladder of bot/policy.py (``LADDER``): after ``EscalationLadder.commune_after`` working
+days the commune's chairman and vice-chairmen are told, after ``province_after`` the province's
+overseers, once each; who is told at each rung is the scope policy's answer, not this module's. Citizens who
 follow a commune's reception schedule (Luật Tiếp công dân 2013, Đ.15, Đ.24), those registered for a
 session and the commune's officers on duty are reminded the day before and on the morning itself.
 """
@@ -25,16 +28,21 @@ from typing import Callable
 
 from sqlalchemy import and_, func, or_, select, text
 
+from bot import policy
+from bot.domain.calendar import DEFAULT_CALENDAR
 from bot.domain.dialog import Reply
+from bot.domain.provinces import province_of
 from bot.domain.roles import STAFF_ROLES
 from bot.domain.schedule import Occurrence, upcoming
 from bot.domain.workflow import OPEN, ItemStatus
 from bot.texts import has, t
 from storage.models import (
+    BoardObservation,
     ChannelIdentity,
     Item,
     ItemDeadline,
     OutboxMessage,
+    OversightBoard,
     ReceptionRegistration,
     ReceptionSession,
     Subscription,
@@ -59,6 +67,26 @@ KEYS_PER_QUERY = 500
 OPEN_STATUSES = tuple(status.value for status in OPEN)
 
 
+@dataclass(frozen=True)
+class EscalationLadder:
+    """Working days an item stays overdue before each higher rung is told (bot/policy.py, ``LADDER``):
+    the commune's chairman, then the province's overseer. The unit's leaders are told from the first
+    overdue day. No law sets these steps: they are the province's own rule."""
+
+    commune_after: int = 5
+    province_after: int = 10
+
+
+DEFAULT_LADDER = EscalationLadder()
+# Who may be told at the commune's and the province's rungs (the policy then decides for each item).
+COMMUNE_RUNG_ROLES = tuple(role for role, grants in policy.ROLES.items() if grants.level is policy.Level.commune
+                           and grants.permissions & {policy.Permission.escalation, policy.Permission.manage})
+ANSWERING_ROLES = tuple(role for role, grants in policy.ROLES.items()
+                        if policy.Permission.answer_observation in grants.permissions)
+PROVINCE_RUNG_ROLES = tuple(role for role, grants in policy.ROLES.items() if grants.level is policy.Level.province
+                            and policy.Permission.escalation in grants.permissions)
+
+
 @dataclass
 class SweepReport:
     """How many outbox messages one run enqueued, by kind (one per recipient and channel)."""
@@ -69,6 +97,7 @@ class SweepReport:
     reception_subscribers: int = 0
     reception_attendees: int = 0
     reception_duty: int = 0
+    observations: int = 0       # boards' observations past their answer deadline, told to the commune
     cancelled: int = 0          # stale reminders and escalations deleted before they were sent
     skipped: bool = False       # another process was sweeping; this run did nothing
 
@@ -77,7 +106,8 @@ class SweepReport:
         return sum(getattr(self, f.name) for f in fields(self) if f.name not in ("cancelled", "skipped"))
 
 
-async def sweep(uows: UnitOfWorkFactory, *, now: datetime, zone: tzinfo) -> SweepReport:
+async def sweep(uows: UnitOfWorkFactory, *, now: datetime, zone: tzinfo,
+                ladder: EscalationLadder = DEFAULT_LADDER) -> SweepReport:
     report = SweepReport()
     clock = Clock(now.astimezone(timezone.utc), now.astimezone(zone), zone)
     async with uows() as uow:
@@ -91,10 +121,11 @@ async def sweep(uows: UnitOfWorkFactory, *, now: datetime, zone: tzinfo) -> Swee
         announcements = await _reception_occurrences(uow, clock)
         attendees = await _attendees(uow, announcements, clock) if announcements else {}
         people = await People.load(uow, due, new_by_unit, announcements, attendees)
-        _deadline_messages(outgoing, people, due, clock)
+        _deadline_messages(outgoing, people, due, clock, ladder)
         if clock.local.time() >= DIGEST_FROM:
             _digests(outgoing, people, due, new_by_unit, clock)
         _reception_messages(outgoing, people, announcements, attendees)
+        await _observation_messages(uow, outgoing, clock)
         await outgoing.write(uow, report)
         await uow.commit()
     if report.enqueued or report.cancelled:
@@ -182,7 +213,7 @@ async def _new_items_by_unit(uow: UnitOfWork) -> dict[int, int]:
     return {unit_id: count for unit_id, count in rows.all()}
 
 
-def _deadline_messages(outgoing: "Outgoing", people: "People", due, clock: Clock) -> None:
+def _deadline_messages(outgoing: "Outgoing", people: "People", due, clock: Clock, ladder: EscalationLadder) -> None:
     for deadline, item in due:
         days_left = (deadline.due_on - clock.today).days
         if days_left in REMIND_DAYS_BEFORE:
@@ -195,8 +226,11 @@ def _deadline_messages(outgoing: "Outgoing", people: "People", due, clock: Clock
                                             phase=_phase(lang, deadline.phase), date=_day(deadline.due_on),
                                             when=t(lang, f"sweep.when.{which}"), citation=deadline.citation))
         elif days_left < 0:
-            recipients = (people.staff_of(item.unit_id, "leader")
-                          or people.admins_of(item.commune_code))
+            # The unit's rung, every day until met: its leaders, or the commune's admins when it has none.
+            recipients = ([u for u in people.staff_of(item.unit_id, "leader")
+                           if policy.told_at_rung(people.actor(u), item, policy.Level.unit)]
+                          or [u for u in people.admins_of(item.commune_code)
+                              if policy.stands_in_for_leaders(people.actor(u), item)])
             for user_id in recipients:
                 outgoing.add("escalations", f"escalate:{deadline.id}:{clock.today.isoformat()}:{user_id}",
                              people.get(user_id),
@@ -204,6 +238,23 @@ def _deadline_messages(outgoing: "Outgoing", people: "People", due, clock: Clock
                                             kind=t(lang, f"kind.{item.kind}"), phase=_phase(lang, deadline.phase),
                                             date=_day(deadline.due_on), days=-days_left,
                                             citation=deadline.citation, unit=people.unit_name(item.unit_id)))
+            _climb(outgoing, people, deadline, item, clock, ladder)
+
+
+def _climb(outgoing: "Outgoing", people: "People", deadline: ItemDeadline, item: Item, clock: Clock,
+           ladder: EscalationLadder) -> None:
+    """The higher rungs, each told once when the item has been overdue long enough in working days."""
+    overdue = DEFAULT_CALENDAR.working_days_between(deadline.due_on, clock.today)
+    for rung, after in ((policy.Level.commune, ladder.commune_after), (policy.Level.province, ladder.province_after)):
+        if overdue < after:
+            continue
+        for user_id in people.heads(rung, item):
+            outgoing.add("escalations", f"escalate:{deadline.id}:{rung.value}:{user_id}", people.get(user_id),
+                         lambda lang, rung=rung: t(lang, "sweep.escalation_climbed", code=item.tracking_code,
+                                                   kind=t(lang, f"kind.{item.kind}"), days=overdue,
+                                                   level=t(lang, f"sweep.level.{rung.value}"),
+                                                   phase=_phase(lang, deadline.phase), date=_day(deadline.due_on),
+                                                   citation=deadline.citation, unit=people.unit_name(item.unit_id)))
 
 
 def _digests(outgoing: "Outgoing", people: "People", due, new_by_unit: dict[int, int], clock: Clock) -> None:
@@ -220,6 +271,36 @@ def _digests(outgoing: "Outgoing", people: "People", due, new_by_unit: dict[int,
             outgoing.add("digests", f"digest:{user_id}:{clock.today.isoformat()}", people.get(user_id),
                          lambda lang: t(lang, "sweep.digest", date=_day(clock.today),
                                         unit=people.unit_name(unit_id), **counts))
+
+
+async def _observation_messages(uow: UnitOfWork, outgoing: "Outgoing", clock: Clock) -> None:
+    """A board's observation unanswered past its deadline (bot/domain/oversight.py): the commune's
+    chairmen and admins are told once."""
+    overdue = list((await uow.session.execute(
+        select(BoardObservation, OversightBoard.name).join(OversightBoard, OversightBoard.id == BoardObservation.board_id)
+        .where(BoardObservation.answered_at.is_(None), BoardObservation.due_on < clock.today)
+        .order_by(BoardObservation.due_on, BoardObservation.id))).all())
+    if not overdue:
+        return
+    rows = await uow.session.execute(
+        select(User, Unit.commune_code, ChannelIdentity.channel, ChannelIdentity.last_chat_id)
+        .join(Unit, Unit.id == User.unit_id).join(ChannelIdentity, ChannelIdentity.user_id == User.id)
+        .where(User.role.in_(ANSWERING_ROLES), Unit.commune_code.in_({o.commune_code for o, _ in overdue}),
+               ChannelIdentity.last_chat_id.is_not(None))
+        .order_by(User.id, ChannelIdentity.id))
+    answerers: dict[int, dict[int, Person]] = defaultdict(dict)
+    for user, commune_code, channel, chat_id in rows.all():
+        actor = policy.Actor(role=user.role, unit_id=user.unit_id, commune_code=commune_code, user_id=user.id)
+        if policy.may_answer_observation(actor, commune_code):
+            person = answerers[commune_code].setdefault(user.id, Person(user.id, user.language or "vi"))
+            person.chats.append((channel, chat_id))
+    for observation, board in overdue:
+        for person in answerers.get(observation.commune_code, {}).values():
+            outgoing.add("observations", f"observation-overdue:{observation.id}:{person.user_id}", person,
+                         lambda lang, o=observation, b=board: t(
+                             lang, "sweep.observation_overdue", board=b, date=_day(o.due_on),
+                             received=_day(o.received_at.astimezone(clock.zone).date()), citation=o.citation,
+                             text=o.text[:300]))
 
 
 # --- reception days ----------------------------------------------------------------------------
@@ -312,12 +393,16 @@ class Person:
 
 class People:
     """Everyone this run may write to, loaded with a few batched queries: staff of the units concerned,
-    admins of the communes concerned, reception subscribers and attendees, and their chats."""
+    admins and chairmen of the communes concerned, overseers of their provinces, reception subscribers
+    and attendees, and their chats. Staff come with the ``policy.Actor`` that decides what they are told."""
 
     def __init__(self):
         self.persons: dict[int, Person] = {}
+        self.actors: dict[int, policy.Actor] = {}
         self.staff: dict[tuple[int, str], list[int]] = defaultdict(list)        # (unit, role) → users
         self.admins: dict[int, list[int]] = defaultdict(list)                   # commune → users
+        self.commune_heads: dict[int, list[int]] = defaultdict(list)            # commune → chairmen
+        self.province_heads: dict[int, list[int]] = defaultdict(list)           # province → overseers
         self.officers_of_commune: dict[int, list[int]] = defaultdict(list)
         self.subscribers_of: dict[int, list[int]] = defaultdict(list)
         self.units: dict[int, Unit] = {}
@@ -328,6 +413,7 @@ class People:
         people = cls()
         unit_ids = {item.unit_id for _, item in due if item.unit_id is not None} | set(new_by_unit)
         communes = {item.commune_code for _, item in due}
+        provinces = {province_of(commune) for commune in communes} - {None}
         reception_communes = {a.session.commune_code for a in announcements}
         if unit_ids or reception_communes:
             unit_rows = await uow.session.execute(
@@ -337,20 +423,35 @@ class People:
         user_ids = {item.assignee_id for _, item in due if item.assignee_id is not None}
         user_ids |= {user_id for users in attendees.values() for user_id in users}
         if unit_ids or communes:
+            province_units = frozenset((await uow.session.execute(
+                select(Unit.id).where(Unit.commune_code.is_(None)))).scalars())
+            # Scope comes from the unit a person was appointed to (bot/officers.py, actor_for).
             staff = await uow.session.execute(
-                select(User).where(User.role.in_(STAFF_ROLES),
-                                   or_(User.unit_id.in_(unit_ids),
-                                       and_(User.role == "admin", User.commune_code.in_(communes))))
+                select(User, Unit).outerjoin(Unit, Unit.id == User.unit_id)
+                .where(User.role.in_(STAFF_ROLES),
+                       or_(User.unit_id.in_(unit_ids),
+                           and_(User.role.in_(COMMUNE_RUNG_ROLES), Unit.commune_code.in_(communes)),
+                           and_(User.role.in_(PROVINCE_RUNG_ROLES), Unit.province_code.in_(provinces))))
                 .order_by(User.id))
-            for user in staff.scalars():
+            for user, unit in staff.all():
                 people._add(user)
+                at_province = unit is not None and unit.at_province
+                people.actors[user.id] = policy.Actor(
+                    role=user.role, unit_id=user.unit_id, user_id=user.id,
+                    commune_code=unit.commune_code if unit is not None else None,
+                    province_code=unit.province_code if at_province else None, outside_units=province_units)
                 if user.unit_id is not None:
                     people.staff[(user.unit_id, user.role)].append(user.id)
-                    unit = people.units.get(user.unit_id)
                     if user.role == "officer" and unit is not None and unit.commune_code in reception_communes:
                         people.officers_of_commune[unit.commune_code].append(user.id)
-                if user.role == "admin" and user.commune_code is not None:
-                    people.admins[user.commune_code].append(user.id)
+                if unit is None:
+                    continue
+                if user.role == "admin" and unit.commune_code is not None:
+                    people.admins[unit.commune_code].append(user.id)
+                if user.role in COMMUNE_RUNG_ROLES and unit.commune_code is not None:
+                    people.commune_heads[unit.commune_code].append(user.id)
+                if user.role in PROVINCE_RUNG_ROLES and at_province:
+                    people.province_heads[unit.province_code].append(user.id)
         if reception_communes:
             subscriptions = await uow.session.execute(
                 select(Subscription.commune_code, Subscription.user_id)
@@ -371,6 +472,16 @@ class People:
             for user_id, channel, chat_id in chats.all():
                 people.persons[user_id].chats.append((channel, chat_id))
         return people
+
+    def actor(self, user_id: int) -> policy.Actor:
+        return self.actors.get(user_id) or policy.Actor(role="citizen", user_id=user_id)
+
+    def heads(self, rung: policy.Level, item: Item) -> list[int]:
+        """Who the policy tells when ``item`` reaches ``rung``: the chairmen of its commune, the
+        overseers of its province (a commune's scope stops at the province's units)."""
+        candidates = (self.commune_heads.get(item.commune_code, []) if rung is policy.Level.commune
+                      else self.province_heads.get(province_of(item.commune_code), []))
+        return [user_id for user_id in candidates if policy.told_at_rung(self.actor(user_id), item, rung)]
 
     def _add(self, user: User) -> None:
         self.persons.setdefault(user.id, Person(user.id, user.language or "vi"))

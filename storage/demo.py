@@ -1,5 +1,9 @@
 """Demo data: one real ward (Phường Hoàn Kiếm, Hà Nội) with units, officers, routing rules, a weekly
-reception schedule, two disclosures and a project, so every menu has something to show."""
+reception schedule, two disclosures and a project, so every menu has something to show — and, around
+it, the province level a real deployment has since 1/7/2025 (``seed_province``): Thành phố Hà Nội with
+its own units, a remote commune with its own office (Xã Ba Vì), a commune without units whose items go
+to the province (Xã Bát Tràng), one whose citizens are sent elsewhere (Xã Suối Hai), and Hoàn Kiếm's
+two oversight boards."""
 
 from __future__ import annotations
 
@@ -9,8 +13,10 @@ from sqlalchemy import select
 
 from bot.settings import Settings
 from storage.models import (
+    CommuneProfile,
     Consultation,
     Disclosure,
+    OversightBoard,
     Project,
     ProjectUpdate,
     ReceptionSession,
@@ -21,6 +27,12 @@ from storage.models import (
 from storage.uow import UnitOfWorkFactory
 
 DEMO_COMMUNE = 70  # Phường Hoàn Kiếm, Thành phố Hà Nội (code from vietnam-provinces)
+DEMO_PROVINCE = 1  # Thành phố Hà Nội
+REMOTE_COMMUNE = 9700  # Xã Ba Vì: mountain villages, vùng sâu, vùng xa (commune data, not a law's list)
+PROVINCE_SERVED_COMMUNE = 583  # Xã Bát Tràng: no units of its own on tiepdan; the province takes its items
+REFERRED_COMMUNE = 9694  # Xã Suối Hai: not on tiepdan; its citizens are told where to go
+PROVINCE_OFFICE = "Ban Tiếp công dân Thành phố Hà Nội"
+PROVINCE_INSPECTORATE = "Thanh tra Thành phố Hà Nội"
 
 
 def _next_weekday(today: date, weekday: int) -> date:
@@ -28,7 +40,8 @@ def _next_weekday(today: date, weekday: int) -> date:
 
 
 async def seed_demo(uows: UnitOfWorkFactory, settings: Settings, commune_code: int = DEMO_COMMUNE) -> bool:
-    """Seed once; returns False when the commune already has units."""
+    """Seed once; returns False when the commune already has units. The demo ward comes with the
+    province around it (``seed_province``); another commune (a test's second ward) comes alone."""
     zone = settings.zone
     today = datetime.now(zone).date()
 
@@ -103,5 +116,37 @@ async def seed_demo(uows: UnitOfWorkFactory, settings: Settings, commune_code: i
                  "có thu phí theo giờ, từ 7:00 đến 22:00, sau khi hoàn thành cải tạo vỉa hè.",
             options=["Đồng ý", "Không đồng ý", "Đồng ý nếu miễn phí cho người dân trong phố"],
             opens_at=at(today - timedelta(days=2), 8), closes_at=at(today + timedelta(days=23), 17)))
+        if commune_code == DEMO_COMMUNE:
+            await seed_province(session, project)
         await uow.commit()
     return True
+
+
+async def seed_province(session, project: Project) -> None:
+    """The province level and three other communes of Hà Nội, and the demo ward's oversight boards
+    (Luật Thực hiện dân chủ ở cơ sở 2022, Điều 36–45). No leader is added anywhere: the demo ward's
+    leader stays the one leader a test finds."""
+    # Second complaints stay with the ward's routing in the demo (its tests follow one complaint through
+    # both rounds); ``second_complaints: yes`` in an import sends them here (examples/ha-noi.yaml).
+    office = Unit(commune_code=None, province_code=DEMO_PROVINCE, name=PROVINCE_OFFICE, is_fallback=True)
+    inspectorate = Unit(commune_code=None, province_code=DEMO_PROVINCE, name=PROVINCE_INSPECTORATE)
+    ba_vi = Unit(commune_code=REMOTE_COMMUNE, name="Văn phòng HĐND và UBND xã Ba Vì", is_fallback=True)
+    session.add_all([office, inspectorate, ba_vi])
+    await session.flush()
+    session.add_all([
+        User(language="vi", role="officer", unit_id=office.id, display_name="Cán bộ Ban Tiếp công dân Thành phố (demo)"),
+        User(language="vi", role="province_overseer", unit_id=inspectorate.id,
+             display_name="Thanh tra viên Thành phố (demo)"),
+        User(language="vi", role="province_admin", unit_id=inspectorate.id, display_name="Quản trị cấp tỉnh (demo)"),
+        User(language="vi", commune_code=REMOTE_COMMUNE, role="officer", unit_id=ba_vi.id,
+             display_name="Cán bộ tiếp công dân xã Ba Vì (demo)"),
+        User(language="vi", commune_code=REMOTE_COMMUNE, role="chairman", unit_id=ba_vi.id,
+             display_name="Chủ tịch UBND xã Ba Vì (demo)"),
+        CommuneProfile(commune_code=REMOTE_COMMUNE, province_code=DEMO_PROVINCE, remote_area=True),
+        CommuneProfile(commune_code=PROVINCE_SERVED_COMMUNE, province_code=DEMO_PROVINCE, served_by_unit_id=office.id),
+        CommuneProfile(commune_code=REFERRED_COMMUNE, province_code=DEMO_PROVINCE,
+                       refer_to="Xin gửi trực tiếp tại Bộ phận tiếp công dân UBND xã Suối Hai (sáng thứ Ba, thứ Năm)."),
+        OversightBoard(kind="inspection", commune_code=DEMO_COMMUNE, name="Ban Thanh tra nhân dân phường Hoàn Kiếm"),
+        OversightBoard(kind="investment", commune_code=DEMO_COMMUNE, project_id=project.id,
+                       name="Ban Giám sát đầu tư của cộng đồng — vỉa hè phố Hàng Bạc"),
+    ])

@@ -61,14 +61,23 @@ class Base(DeclarativeBase):
 
 
 class Unit(Base):
-    """A unit of the commune/ward people's committee (văn phòng, địa chính, ...)."""
+    """A unit of a commune/ward people's committee (văn phòng, địa chính, ...), or of the province's
+    (ban tiếp công dân, thanh tra tỉnh): a province unit has no commune and names its province."""
 
     __tablename__ = "units"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    commune_code: Mapped[int] = mapped_column(Integer, index=True)
+    commune_code: Mapped[int | None] = mapped_column(Integer, index=True, nullable=True)  # NULL: the province's
     name: Mapped[str] = mapped_column(String(200))
     is_fallback: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A province unit: its province; as a fallback it takes the items of the province's communes that
+    # have no unit of their own, and it may take second complaints (Luật Khiếu nại 2011, Điều 7).
+    province_code: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    takes_second_complaints: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+
+    @property
+    def at_province(self) -> bool:
+        return self.commune_code is None
 
 
 class User(Base):
@@ -83,6 +92,8 @@ class User(Base):
     display_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     identities: Mapped[list["ChannelIdentity"]] = relationship(back_populates="user")
+    # A member of an oversight board (bot/oversight.py): the board is their scope, as a unit is an officer's.
+    board_id: Mapped[int | None] = mapped_column(ForeignKey("oversight_boards.id"), nullable=True)
 
 
 class ChannelIdentity(Base):
@@ -162,6 +173,16 @@ class Item(Base):
     remote_area: Mapped[bool] = mapped_column(Boolean, default=False)
     complex_case: Mapped[bool] = mapped_column(Boolean, default=False)
     extensions: Mapped[int] = mapped_column(Integer, default=0)
+    # The finding that drives a denunciation's second extension (Luật Tố cáo 2018, Điều 30 khoản 3).
+    especially_complex: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A denunciation checked at several places: 10 working days for its intake (Điều 24 khoản 1).
+    several_places: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Tạm đình chỉ: the day the running suspension began (None while the clock runs), and the days
+    # earlier suspensions kept the resolution period standing still.
+    suspended_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    paused_days: Mapped[int] = mapped_column(Integer, default=0)
+    # The day the complainant says they received or learned of the decision (Luật Khiếu nại 2011, Điều 9).
+    learned_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), nullable=True)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     accepted_at: Mapped[datetime | None] = mapped_column(nullable=True)
@@ -290,13 +311,33 @@ class Consultation(Base):
 
 class ConsultationVote(Base):
     __tablename__ = "consultation_votes"
-    __table_args__ = (UniqueConstraint("consultation_id", "user_id", name="uq_consultation_votes_user"),)
+    __table_args__ = (UniqueConstraint("consultation_id", "user_id", name="uq_consultation_votes_user"),
+                      UniqueConstraint("consultation_id", "voter_key", name="uq_consultation_votes_voter"))
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     consultation_id: Mapped[int] = mapped_column(ForeignKey("consultations.id"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     option: Mapped[str] = mapped_column(String(100))
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     voted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The official tally counts verified residents only, one vote a person (bot/domain/voters.py):
+    # ``voter_key`` names that person, so their second identity's vote replaces the first.
+    tally: Mapped[str] = mapped_column(String(20), default="unverified", server_default="unverified")
+    voter_key: Mapped[str | None] = mapped_column(String(80), nullable=True)
+
+
+class Resident(Base):
+    """A citizen known to be a real person of the commune, so their consultation votes are official:
+    by a phone number their platform vouched for as their own (only a keyed hash of the E.164 number
+    is kept, never the number) or checked in person by an officer of the commune (bot/residents.py)."""
+
+    __tablename__ = "residents"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    phone_digest: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    phone_channel: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    phone_verified_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    checked_in_commune: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    checked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    checked_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class Subscription(Base):
@@ -319,6 +360,14 @@ class OutboxMessage(Base):
     __table_args__ = (Index("ix_outbox_pending", "next_attempt_at", postgresql_where=text("status IN ('pending', 'sending')"),
                             sqlite_where=text("status IN ('pending', 'sending')")),
                       Index("ix_outbox_chat", "channel", "chat_id", "id"),
+                      # Claiming, chat by chat: the open messages oldest first, replies before broadcast
+                      # copies, and each chat's own in order (is there an earlier one?) without its history.
+                      Index("ix_outbox_open_queue", "channel", "bulk", "id",
+                            postgresql_where=text("status IN ('pending', 'sending')"),
+                            sqlite_where=text("status IN ('pending', 'sending')")),
+                      Index("ix_outbox_open_chat", "channel", "chat_id", "id",
+                            postgresql_where=text("status IN ('pending', 'sending')"),
+                            sqlite_where=text("status IN ('pending', 'sending')")),
                       # Held messages wait for the chat's next interaction, which looks them up.
                       Index("ix_outbox_held", "channel", "chat_id", postgresql_where=text("status = 'held'"),
                             sqlite_where=text("status = 'held'")),
@@ -449,3 +498,107 @@ class ZaloUnfollow(Base):
     __tablename__ = "zalo_unfollows"
     user_id: Mapped[str] = mapped_column(String(100), primary_key=True)
     unfollowed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StaffSession(Base):
+    """A member of staff logged in on the web. The cookie carries a random id; only its hash is kept.
+    Issued when an invite or login code is redeemed, renewed while used, ended by logout, by expiry
+    (idle or absolute) or by ``tiepdan admin revoke``. Never the citizen's chat cookie."""
+
+    __tablename__ = "staff_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()  # absolute end; the idle limit counts from last_seen_at
+    ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(String(20), nullable=True)  # logout, idle, expired, revoked
+
+
+class StaffEvent(Base):
+    """Audit trail of what happens to staff accounts and sessions (login, logout, expiry, revocation,
+    refusals), beside ``ItemEvent`` which records what staff do to items. No secrets, no chat ids."""
+
+    __tablename__ = "staff_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True, index=True)
+    action: Mapped[str] = mapped_column(String(40))
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class AppSecret(Base):
+    """Secrets every serve process must share (the key that signs web chat ids), made by the migration."""
+
+    __tablename__ = "app_secrets"
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))
+
+
+class CommuneProfile(Base):
+    """What the province's deployment knows of one of its communes, from the import: whether it is a
+    remote area (vùng sâu, vùng xa, đi lại khó khăn — longer complaint periods, Luật Khiếu nại 2011,
+    Điều 9, 28, 33, 37), and, for a commune without units of its own, the province unit that takes its
+    items or what its citizens are told to do instead (bot/organisation.py)."""
+
+    __tablename__ = "commune_profiles"
+    commune_code: Mapped[int] = mapped_column(Integer, primary_key=True)
+    province_code: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    remote_area: Mapped[bool] = mapped_column(Boolean, default=False)
+    served_by_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), nullable=True)
+    refer_to: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class OversightBoard(Base):
+    """A people's oversight board: the Ban Thanh tra nhân dân of a commune (Luật Thực hiện dân chủ ở cơ
+    sở 2022, Điều 36–40) or the Ban Giám sát đầu tư của cộng đồng of one project (Điều 41–45). Its
+    members read and record observations (kiến nghị); they never act on an item."""
+
+    __tablename__ = "oversight_boards"
+    __table_args__ = (UniqueConstraint("commune_code", "name", name="uq_oversight_boards_commune_name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # inspection | investment
+    commune_code: Mapped[int] = mapped_column(Integer, index=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), nullable=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BoardObservation(Base):
+    """A board's recorded observation (kiến nghị), which the commune answers by ``due_on``: 15 days
+    from receipt for both boards (Luật Thực hiện dân chủ ở cơ sở 2022, Điều 40 khoản 1 điểm c, Điều 45
+    khoản 2 điểm c); ``statutory`` False marks a period that is the commune's own target."""
+
+    __tablename__ = "board_observations"
+    __table_args__ = (Index("ix_board_observations_open_due", "due_on", postgresql_where=text("answered_at IS NULL"),
+                            sqlite_where=text("answered_at IS NULL")),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    board_id: Mapped[int] = mapped_column(ForeignKey("oversight_boards.id"), index=True)
+    commune_code: Mapped[int] = mapped_column(Integer, index=True)
+    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), nullable=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    text: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_on: Mapped[date] = mapped_column(Date)
+    rule_id: Mapped[str] = mapped_column(String(80))
+    citation: Mapped[str] = mapped_column(Text)
+    statutory: Mapped[bool] = mapped_column(Boolean, default=True)
+    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
+    answered_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    answered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+
+class BoardInvite(Base):
+    """A one-time code that makes whoever redeems it a member of an oversight board, as ``Invite``
+    does for a unit. Only a hash of the code is stored; it expires and works once."""
+
+    __tablename__ = "board_invites"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    board_id: Mapped[int] = mapped_column(ForeignKey("oversight_boards.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    used_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)

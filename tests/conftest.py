@@ -92,7 +92,8 @@ def db_url(request, tmp_path, sqlite_template) -> str:
 @pytest.fixture
 def settings(db_url) -> Settings:
     # Tests talk far faster than a person types; the flood limit has its own tests (test_bad_input.py).
-    return Settings(database_url=db_url, flood_burst=100_000, flood_rate=10_000, _env_file=None)
+    return Settings(database_url=db_url, flood_burst=100_000, flood_rate=10_000, flood_address_burst=1_000_000,
+                    flood_address_rate=100_000, _env_file=None)
 
 
 @pytest.fixture

@@ -2,8 +2,9 @@
 
 Every call the bot makes is recorded as ``(method, params)`` (params as python-telegram-bot built
 them, from ``RequestData.parameters``) and answered the way the Bot API answers. A test can script
-failures for coming calls (429 with retry_after, 403 blocked, 500) and queue updates for polling.
-The update builders make the JSON Telegram delivers for a private chat.
+failures for coming calls (429 with retry_after, 403 blocked, 500, no answer at all), block a chat
+as a citizen blocking the bot does, and queue updates for polling. The update builders make the JSON
+Telegram delivers for a private chat, or for a group, supergroup or channel (``chat_type``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import time
 from collections import deque
 from typing import Any
 
+from telegram.error import NetworkError
 from telegram.request import BaseRequest, RequestData
 
 BOT_USER = {"id": 777000, "is_bot": True, "first_name": "tiepdan", "username": "tiepdan_test_bot",
@@ -37,6 +39,9 @@ class RecordingBotAPI(BaseRequest):
         self._script: dict[str, deque[tuple[int, dict] | None]] = {}
         self._updates: deque[dict] = deque()
         self._message_id = 100
+        self._blocked: set[int] = set()   # chats whose citizen blocked the bot
+        self._unreachable: dict[str, int] = {}  # method → calls still to fail without an answer
+        self._slow: dict[str, float] = {}  # method → seconds its next call takes to be answered
 
     # -- BaseRequest ---------------------------------------------------------------------------
     async def initialize(self) -> None:
@@ -56,8 +61,16 @@ class RecordingBotAPI(BaseRequest):
         params = dict(request_data.parameters) if request_data is not None else {}
         self.urls.append(url)
         self.calls.append((api_method, params))
+        if api_method in self._slow:
+            await asyncio.sleep(self._slow.pop(api_method))
+        if self._unreachable.get(api_method):
+            self._unreachable[api_method] -= 1
+            self._failed_at.add(len(self.calls) - 1)
+            raise NetworkError("httpx.ConnectError: All connection attempts failed")
         scripted = self._script.get(api_method)
         failure = scripted.popleft() if scripted else None
+        if failure is None and api_method in ("sendMessage", "sendPhoto") and int(params["chat_id"]) in self._blocked:
+            failure = (403, {"ok": False, "error_code": 403, "description": DESCRIPTIONS[403]})
         if failure is not None:
             self._failed_at.add(len(self.calls) - 1)
             status, body = failure
@@ -97,6 +110,21 @@ class RecordingBotAPI(BaseRequest):
         script.extend([None] * after)
         script.extend([(status, body)] * times)
 
+    def unreachable(self, api_method: str, *, times: int = 1) -> None:
+        """The next ``times`` calls of ``api_method`` get no answer: the network is down."""
+        self._unreachable[api_method] = self._unreachable.get(api_method, 0) + times
+
+    def slow(self, api_method: str, seconds: float) -> None:
+        """The next call of ``api_method`` is answered only after ``seconds``."""
+        self._slow[api_method] = seconds
+
+    def block(self, chat_id: int) -> None:
+        """The citizen of ``chat_id`` blocks the bot: messages to them get 403 until ``unblock``."""
+        self._blocked.add(chat_id)
+
+    def unblock(self, chat_id: int) -> None:
+        self._blocked.discard(chat_id)
+
     def deliver(self, update: dict) -> None:
         """Hand an update to the next getUpdates call (polling)."""
         self._updates.append(update)
@@ -125,7 +153,7 @@ class RecordingBotAPI(BaseRequest):
         markup = sent[-1].get("reply_markup") if sent else None
         if not markup:
             return []
-        return [[(b["text"], b["callback_data"]) for b in row] for row in markup["inline_keyboard"]]
+        return [[(b["text"], b["callback_data"]) for b in row] for row in markup.get("inline_keyboard", [])]
 
     def count(self, api_method: str) -> int:
         return len(self.answered(api_method))
@@ -135,30 +163,35 @@ def _user(user_id: int, language_code: str) -> dict:
     return {"id": user_id, "is_bot": False, "first_name": "Lan", "last_name": "Nguyễn", "language_code": language_code}
 
 
-def _chat(chat_id: int) -> dict:
-    return {"id": chat_id, "type": "private", "first_name": "Lan"}
+def _chat(chat_id: int, chat_type: str = "private") -> dict:
+    if chat_type == "private":
+        return {"id": chat_id, "type": "private", "first_name": "Lan"}
+    return {"id": chat_id, "type": chat_type, "title": "Tổ dân phố số 3"}
 
 
-def _message(update_id: int, chat_id: int, user_id: int | None = None, language_code: str = "vi", **content) -> dict:
+def _message(update_id: int, chat_id: int, user_id: int | None = None, language_code: str = "vi",
+             chat_type: str = "private", **content) -> dict:
     return {"update_id": update_id, "message": {
-        "message_id": update_id, "date": int(time.time()), "chat": _chat(chat_id),
+        "message_id": update_id, "date": int(time.time()), "chat": _chat(chat_id, chat_type),
         "from": _user(user_id or chat_id, language_code), **content}}
 
 
-def text_update(update_id: int, chat_id: int, text: str, user_id: int | None = None, language_code: str = "vi") -> dict:
+def text_update(update_id: int, chat_id: int, text: str, user_id: int | None = None, language_code: str = "vi",
+                chat_type: str = "private") -> dict:
     content: dict[str, Any] = {"text": text}
     if text.startswith("/"):
         content["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
-    return _message(update_id, chat_id, user_id, language_code, **content)
+    return _message(update_id, chat_id, user_id, language_code, chat_type, **content)
 
 
 def button_update(update_id: int, chat_id: int, data: str, message_id: int = 101, user_id: int | None = None,
-                  language_code: str = "vi") -> dict:
-    """A press on an inline button under our message ``message_id``."""
+                  language_code: str = "vi", chat_type: str = "private") -> dict:
+    """A press on an inline button under our message ``message_id`` (in a group: a message of ours
+    that reached the group, say forwarded there)."""
     return {"update_id": update_id, "callback_query": {
         "id": f"cq{update_id}", "from": _user(user_id or chat_id, language_code), "chat_instance": "ci",
-        "data": data, "message": {"message_id": message_id, "date": int(time.time()), "chat": _chat(chat_id),
-                                  "from": BOT_USER, "text": "…"}}}
+        "data": data, "message": {"message_id": message_id, "date": int(time.time()),
+                                  "chat": _chat(chat_id, chat_type), "from": BOT_USER, "text": "…"}}}
 
 
 def sticker_update(update_id: int, chat_id: int, user_id: int | None = None) -> dict:
@@ -181,3 +214,14 @@ def photo_update(update_id: int, chat_id: int, caption: str | None = None, user_
 def location_update(update_id: int, chat_id: int, latitude: float = 21.0285, longitude: float = 105.8542,
                     user_id: int | None = None) -> dict:
     return _message(update_id, chat_id, user_id, location={"latitude": latitude, "longitude": longitude})
+
+
+def contact_update(update_id: int, chat_id: int, phone_number: str, contact_user_id: int | None,
+                   user_id: int | None = None) -> dict:
+    """A shared contact card. Telegram names the account the number belongs to in ``user_id``: the
+    sender's own id when they shared their own number, another's for a forwarded card, none when the
+    number has no Telegram account."""
+    contact: dict[str, Any] = {"phone_number": phone_number, "first_name": "Lan"}
+    if contact_user_id is not None:
+        contact["user_id"] = contact_user_id
+    return _message(update_id, chat_id, user_id, contact=contact)

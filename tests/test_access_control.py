@@ -27,7 +27,7 @@ from bot.texts import t
 from scheduler.sweep import sweep
 from storage.models import ChannelIdentity, Invite, Item, ItemEvent, OutboxMessage, Unit, User, utcnow
 from tests.telegram_fake import RecordingBotAPI, button_update, text_update
-from tests.webchat import Browser, describe, reach_menu, rows
+from tests.webchat import Browser, chat_id, describe, reach_menu, rows
 
 OFFICE = "Văn phòng HĐND và UBND phường"
 ECONOMY = "Phòng Kinh tế, Hạ tầng và Đô thị"
@@ -60,7 +60,7 @@ async def _staff(runtime, unit: str, role: str) -> Browser:
 
 
 async def _chat(tab: Browser) -> str:
-    return tab.client.session.cookie_jar.filter_cookies(tab.client.make_url("/"))["tiepdan_chat"].value
+    return chat_id(tab)
 
 
 async def _file(tab: Browser, kind: str, category: str, text: str, *, identity: bool) -> None:

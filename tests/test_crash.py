@@ -42,7 +42,7 @@ from bot.publishing import announce
 from bot.texts import t
 from handlers.pipeline import FLOWS  # importing the pipeline registers every flow
 from storage.db import create_engine, session_factory
-from storage.models import ChannelIdentity, ConversationState, Item, OutboxMessage, Subscription, User, utcnow
+from storage.models import ChannelIdentity, ConversationState, Item, OutboxMessage, Subscription, Unit, User, utcnow
 from storage.uow import UnitOfWorkFactory
 
 TOKEN = "123:ABC"
@@ -261,6 +261,8 @@ class Server:
 
 async def _subscribers_and_leader(uows: UnitOfWorkFactory) -> User:
     async with uows() as uow:
+        # The ward's office takes what its citizens file (a commune without units files nothing).
+        uow.session.add(Unit(commune_code=70, name="Văn phòng HĐND và UBND phường", is_fallback=True))
         leader = User(language="vi", role="leader", commune_code=70)
         uow.session.add(leader)
         for n in range(SUBSCRIBERS):

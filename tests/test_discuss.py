@@ -41,7 +41,10 @@ async def test_vote_change_comment_and_see_results_after_closing(runtime, citize
     [vote] = await _rows(runtime, ConsultationVote)
     assert vote.option == "Không đồng ý"
     result = await _open_consultation_closed(citizen)
-    assert "Kết quả (1 người tham gia)" in result and "• Không đồng ý: 1 (100%)" in result
+    # A web chat cannot verify a resident: the vote is shown, but not as part of the official result.
+    assert "📊 Kết quả chính thức — cư dân đã xác minh (0 người):" in result
+    assert ("📝 Phiếu chưa xác minh — chỉ để tham khảo, không tính vào kết quả chính thức (1 phiếu):\n"
+            "• Đồng ý: 0 (0%)\n• Không đồng ý: 1 (100%)") in result
     assert "bãi Đinh Tiên Hoàng" in result
 
 

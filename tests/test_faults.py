@@ -34,7 +34,7 @@ from storage.demo import seed_demo
 from storage.models import Attachment, OutboxMessage, utcnow
 from tests.conftest import _empty_postgres
 from tests.telegram_fake import RecordingBotAPI, button_update, text_update
-from tests.webchat import Browser, describe, reach_menu
+from tests.webchat import Browser, describe, reach_menu, same_origin
 
 TOKEN = "123:ABC"
 TRY_AGAIN = t("vi", "error.temporary")
@@ -459,9 +459,9 @@ async def _upload(tab: Browser, data: bytes, *, chunked: bool = False) -> tuple[
         writer, sink = form(), _Sink()
         await writer.write(sink)
         response = await tab.client.post("/api/chat/photo", data=sink.pieces(),
-                                         headers={"Content-Type": writer.content_type})
+                                         headers={"Content-Type": writer.content_type, **same_origin(tab.client)})
     else:
-        response = await tab.client.post("/api/chat/photo", data=form)
+        response = await tab.client.post("/api/chat/photo", data=form, headers=same_origin(tab.client))
     body = await response.json()
     if response.status == 200:
         tab.cursor = body["cursor"]

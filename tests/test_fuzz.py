@@ -30,6 +30,7 @@ from telegram import Update
 from bot.app import Runtime
 from bot.settings import TelegramMode
 from storage.demo import seed_demo
+from tests.webchat import same_origin
 from tests.telegram_fake import (
     RecordingBotAPI,
     button_update,
@@ -249,7 +250,7 @@ async def test_any_upload_form_gets_an_answer_not_a_crash(web, our_errors, field
         form.add_field("photo", photo, filename="x.jpg", content_type="image/jpeg")
     if not fields and photo is None:
         form.add_field("nothing", "")
-    response = await web.client.post("/api/chat/photo", data=form)
+    response = await web.client.post("/api/chat/photo", data=form, headers=same_origin(web.client))
     _no_server_error(response.status, await response.read())
     assert our_errors.messages() == []
 

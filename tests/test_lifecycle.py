@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from bot.officers import create_invite
+from bot.staff_sessions import SessionPolicy
 from scheduler.jobs import run_sweep
 from storage.models import Item, ItemDeadline, OutboxMessage, Unit
 from tests.webchat import COMPLAINT, Browser, buttons, describe, give_contact, reach_menu, rows
@@ -37,6 +38,9 @@ class Ward:
 
     def __init__(self, runtime, traveller):
         self.runtime, self.traveller = runtime, traveller
+        # The clock jumps weeks between an officer's steps; a real officer would log in again each
+        # day. Staff session expiry has its own tests (tests/test_security_web.py).
+        runtime.web_chat.policy = SessionPolicy(idle=timedelta(days=3650), lifetime=timedelta(days=3650))
         self.tabs: list[Browser] = []
         self.seen: set[int] = set()
 
@@ -280,35 +284,37 @@ async def test_a_denunciation_extended_twice_then_a_third_time_refused_answered_
     await officer.send(button="oa:extend")
     await officer.send(button="oext:especially")
     first = await officer.send("Vụ việc đặc biệt phức tạp, liên quan nhiều cơ quan.")
-    # Đ.30 k3, k4: +30 days from the current deadline; 10/02/2027 is in the Tết holiday.
+    # Đ.30 k3, k4: the period is now 60 days from acceptance, Monday 08/02/2027, in the Tết holiday
+    # (04–10/02/2027) → Thursday 11/02. The finding is kept on the item.
     assert first[0]["text"] == "Hạn giải quyết mới: 11/02/2027."
+    assert (await _latest_item(runtime)).especially_complex
     assert await ward.schedule(date(2027, 1, 7), date(2027, 2, 1)) == {}  # none of 08/01 and 10/01
 
     ward.at(date(2027, 2, 1), 9)
     await officer.send(button=f"g:oi:{item.id}")
-    await officer.send(button="oa:extend")
-    await officer.send(button="oext:especially")
+    await officer.send(button="oa:extend")  # especially complex already: no need to say it again
     second = await officer.send("Chờ kết quả giám định.")
-    assert second[0]["text"] == "Hạn giải quyết mới: 15/03/2027."  # 13/03 is a Saturday
+    # 90 days from acceptance: Wednesday 10/03/2027. (Adding 30 days to the moved 11/02 gave Saturday
+    # 13/03 → Monday 15/03, five days too late: only the final day moves, Bộ luật Dân sự 2015 Đ.148 k5.)
+    assert second[0]["text"] == "Hạn giải quyết mới: 10/03/2027."
     await officer.send(button="oa:extend")
-    await officer.send(button="oext:especially")
     third = await officer.send("Lần thứ ba.")
     assert third[0]["text"].startswith("Không gia hạn được nữa: đã gia hạn 2 lần, luật chỉ cho phép 2 lần")
-    assert (await ward.deadlines(item.id))["resolution"] == (date(2027, 3, 15), False)
+    assert (await ward.deadlines(item.id))["resolution"] == (date(2027, 3, 10), False)
 
-    assert await ward.schedule(date(2027, 2, 2), date(2027, 3, 17)) == {
-        date(2027, 3, 12): (1, 0), date(2027, 3, 14): (1, 0), date(2027, 3, 15): (1, 0),
-        date(2027, 3, 16): (0, 1), date(2027, 3, 17): (0, 1)}
+    assert await ward.schedule(date(2027, 2, 2), date(2027, 3, 12)) == {
+        date(2027, 3, 7): (1, 0), date(2027, 3, 9): (1, 0), date(2027, 3, 10): (1, 0),
+        date(2027, 3, 11): (0, 1), date(2027, 3, 12): (0, 1)}
     escalation = [m["text"] for m in await leader.history() if m["text"].startswith(f"⚠️ Hồ sơ {item.tracking_code}")]
     assert len(escalation) == 2 and "Nguyễn Thị Lan" not in escalation[0]
 
-    ward.at(date(2027, 3, 17), 10)
+    ward.at(date(2027, 3, 12), 10)
     await officer.send(button=f"g:oi:{item.id}")
     await officer.send(button="oa:answer")
     await officer.send("Kết luận nội dung tố cáo số 3/KL-UBND: tố cáo đúng một phần.")
     await citizen.send(button=f"g:item:{item.id}")
     assert (await citizen.send(button="rate:yes"))[0]["text"] == "Cảm ơn bạn đã đánh giá. Hồ sơ đã kết thúc."
-    assert await ward.schedule(date(2027, 3, 18), date(2027, 4, 15)) == {}
+    assert await ward.schedule(date(2027, 3, 13), date(2027, 4, 15)) == {}
     assert (await _latest_item(runtime)).status == "closed"
 
 

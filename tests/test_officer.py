@@ -9,6 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import update
 
+from bot.domain.calendar import DEFAULT_CALENDAR
 from bot.officers import create_invite
 from storage.models import Invite, Item, ItemDeadline, ItemEvent, Unit, utcnow
 from tests.webchat import Browser, buttons, describe, give_contact, reach_menu, rows
@@ -102,7 +103,9 @@ async def test_a_denunciation_from_receipt_to_answer_with_identity_kept_secret(r
         [item] = await rows(runtime, Item)
         assert item.extensions == expected_extensions
     [resolution] = await rows(runtime, ItemDeadline, ItemDeadline.done_at.is_(None), ItemDeadline.phase == "resolution")
-    assert resolution.due_on >= first_due + timedelta(days=60)
+    # Đ.30: 30 + 30 + 30 days counted from acceptance; only the last day moves off a day off.
+    accepted_on = item.accepted_at.astimezone(runtime.settings.zone).date()
+    assert resolution.due_on == DEFAULT_CALENDAR.add_days(accepted_on, 90) > first_due
     await officer_tab.send(button="oa:extend")
     await officer_tab.send(button="oext:especially")
     third = await officer_tab.send("Lần gia hạn thứ ba.")

@@ -82,9 +82,11 @@ async def test_closing_a_consultation_shows_its_results(runtime, citizen, leader
     await leader.send(button="opub:close")
     closed = await leader.send(button=f"oclose:{consultation.id}")
     assert closed[0]["text"].startswith("Đã kết thúc lấy ý kiến")
-    late = await citizen.send(button="vote:0")
-    assert late[0]["text"] == "Cuộc lấy ý kiến này đã kết thúc."
-    assert "• Không đồng ý: 1 (100%)" in late[-1]["text"]
+    assert "(0 người)" in closed[1]["text"] and "• Không đồng ý: 1 (100%)" in closed[1]["text"]
+    notice, late, *shown = await citizen.send(button="vote:0")  # the closing notice came first
+    assert notice["text"].startswith("🗳️ Cuộc lấy ý kiến «") and "• Không đồng ý: 1 (100%)" in notice["text"]
+    assert late["text"] == "Cuộc lấy ý kiến này đã kết thúc."
+    assert "• Không đồng ý: 1 (100%)" in shown[-1]["text"]
 
 
 async def test_an_officer_who_is_not_a_leader_cannot_publish(runtime, citizen):

@@ -20,6 +20,7 @@ from bot.app import Runtime
 from bot.channels.telegram import TelegramSender, build_application, split_text
 from bot.domain.dialog import Button, Reply
 from bot.settings import TelegramMode
+from storage.demo import seed_demo
 from storage.models import OutboxMessage, utcnow
 from tests.telegram_fake import (
     RecordingBotAPI,
@@ -157,6 +158,9 @@ async def open_bot(tg_settings):
     async def open_(settings=None, api: RecordingBotAPI | None = None) -> TelegramBot:
         bot = TelegramBot(settings or tg_settings, api)
         opened.append(bot)
+        if bot.runtime.settings.database_url == tg_settings.database_url:
+            # The demo ward has units to act on what its citizens file (a commune without any says so).
+            await seed_demo(bot.runtime.uows, bot.runtime.settings)
         return await bot.open()
 
     yield open_
@@ -334,19 +338,21 @@ async def test_messages_keep_their_order_while_waiting_out_flood_control(bot):
     assert bot.api.sent_texts(CHAT) == [WELCOME, VIETNAMESE_CHOSEN, ASK_COMMUNE]
 
 
-async def test_a_citizen_who_blocked_the_bot_is_recorded_and_not_retried(bot):
+async def test_a_citizen_who_blocked_the_bot_is_held_not_retried_and_reached_when_they_write_again(bot):
     bot.api.fail_next("sendMessage", status=403)
     assert await bot.say("/start") == []
 
     [row] = await bot.outbox()
-    assert row.status == "failed"
-    assert "bot was blocked by the user" in row.last_error
+    assert row.status == "held"
+    assert row.last_error.startswith("blocked: ") and "bot was blocked by the user" in row.last_error
     await bot.wait_a_while(600)
     await bot.runtime.dispatcher.drain()
     assert [method for method, _ in bot.api.calls].count("sendMessage") == 1
 
-    # Unblocked later, the conversation carries on.
-    assert await bot.press("lang:vi") == [VIETNAMESE_CHOSEN, ASK_COMMUNE]
+    # Unblocked later (writing again is how a citizen unblocks), the held greeting comes first.
+    assert await bot.press("lang:vi") == [
+        "⏳ 1 tin nhắn dưới đây chưa gửi được cho bạn lúc trước nên đã được giữ lại; nay gửi lại theo thứ tự."
+        f"\n\n{WELCOME}", VIETNAMESE_CHOSEN, ASK_COMMUNE]
 
 
 async def test_a_server_error_is_retried_with_growing_back_off(bot):

@@ -111,6 +111,11 @@ DESCRIPTION = "Ổ gà lớn trước số 12 phố Hàng Bạc, xe máy ngã nh
 COMPLAINT = "Tôi khiếu nại quyết định xử phạt số 15/QĐ-XPHC vì sai đối tượng."
 DENUNCIATION = "Cán bộ X nhận tiền để bỏ qua vi phạm xây dựng ở ngõ 5."
 CONSULTATION = "Phương án bố trí chỗ để xe máy trên phố Hàng Bạc"
+WHO_VOTES = ("🪪 Ai được tính: kết quả chính thức chỉ tính phiếu của cư dân đã xác minh, mỗi người một phiếu "
+             "(Điều 29 Luật Thực hiện dân chủ ở cơ sở 2022: người tham gia ý kiến là công dân cư trú trên địa bàn). "
+             "Phiếu khác được ghi riêng vào phần «chưa xác minh», chỉ để tham khảo.")
+UNVERIFIED = ("ℹ️ Bạn chưa xác minh: phiếu của bạn được ghi vào phần «chưa xác minh». "
+              "Bấm «🪪 Xác minh cư dân» để biết cách xác minh.")
 PROJECT = "Cải tạo vỉa hè, thoát nước phố Hàng Bạc"
 
 
@@ -124,7 +129,7 @@ def assert_within_telegram_limits(api: RecordingBotAPI) -> None:
         text = params["text"]
         assert 0 < len(text) <= TEXT_LIMIT, f"sendMessage of {len(text)} characters: {text[:80]!r}…"
         markup = params.get("reply_markup") or {"inline_keyboard": []}
-        for row in markup["inline_keyboard"]:
+        for row in markup.get("inline_keyboard", []):  # a reply keyboard has no callback data
             for button in row:
                 data = button["callback_data"]
                 size = len(data.encode())
@@ -482,7 +487,11 @@ async def test_a_complaint_with_consent_and_contact(bot, lan):
     [item] = await rows(bot, Item)
     deadlines = await rows(bot, ItemDeadline)
     assert [d.phase for d in deadlines] == ["intake"]
-    assert receipt == receipt_text(code, deadlines, "Phòng Kinh tế, Hạ tầng và Đô thị")
+    # A first complaint's receipt also tells the 90 days to complain (Luật Khiếu nại 2011, Điều 9).
+    filing_limit = ("• Thời hiệu khiếu nại: 90 ngày kể từ ngày bạn nhận được hoặc biết được quyết định, hành vi hành "
+                    "chính (Luật Khiếu nại 2011, Điều 9). Cho biết ngày đó ở «Hồ sơ của tôi» để biết hạn chót của bạn.")
+    assert receipt == receipt_text(code, deadlines, "Phòng Kinh tế, Hạ tầng và Đô thị").replace(
+        deadline_lines(deadlines), f"{deadline_lines(deadlines)}\n{filing_limit}")
     assert "NĐ 155/2026/NĐ-CP, Điều 10" in receipt  # filed after 1/7/2026: 7 working days to accept
     assert (item.kind, item.anonymous, item.category) == ("complaint_first", False, "land")
     [contact] = await rows(bot, ItemContact)
@@ -815,18 +824,19 @@ async def test_vote_change_comment_then_results_after_closing(bot, lan, minh):
     closes = consultation.closes_at.replace(tzinfo=consultation.closes_at.tzinfo or timezone.utc)
     closes = f"{closes.astimezone(bot.runtime.settings.zone):%d/%m/%Y %H:%M}"
     detail = await open_consultation(lan, "🗳️")
-    assert detail == f"{CONSULTATION}\n\n{consultation.body}\n\nHạn góp ý: {closes}"
+    assert detail == f"{CONSULTATION}\n\n{consultation.body}\n\nHạn góp ý: {closes}\n\n{WHO_VOTES}\n{UNVERIFIED}"
     assert closes.endswith(" 17:00")
     back = [[("⬅️ Các cuộc lấy ý kiến", "consult:list")], [BACK_TO_MENU]]
+    verify = [("🪪 Xác minh cư dân", "consult:verify")]
     assert lan.keyboard() == [[("Đồng ý", "vote:0")], [("Không đồng ý", "vote:1")],
-                              [("Đồng ý nếu miễn phí cho người dân trong phố", "vote:2")], *back]
+                              [("Đồng ý nếu miễn phí cho người dân trong phố", "vote:2")], verify, *back]
 
     voted, shown = await lan.press("vote:0")
     assert voted == "Đã ghi nhận lựa chọn «Đồng ý»."
     assert shown == detail + "\n\nBạn đã chọn: Đồng ý. Bạn có thể đổi ý đến khi hết hạn."
     assert lan.keyboard() == [[("✅ Đồng ý", "vote:0")], [("Không đồng ý", "vote:1")],
                               [("Đồng ý nếu miễn phí cho người dân trong phố", "vote:2")],
-                              [("💬 Thêm ý kiến", "consult:comment")], *back]
+                              [("💬 Thêm ý kiến", "consult:comment")], verify, *back]
     changed, _ = await lan.press("vote:1")
     assert changed == "Đã đổi lựa chọn thành «Không đồng ý»."
     assert lan.buttons()["✅ Không đồng ý"] == "vote:1" and "✅ Đồng ý" not in lan.buttons()
@@ -846,8 +856,12 @@ async def test_vote_change_comment_then_results_after_closing(bot, lan, minh):
         await uow.commit()
     late, result = await lan.press("vote:0")  # the old keyboard is still on her screen
     assert late == "Cuộc lấy ý kiến này đã kết thúc."
+    # Neither has verified as a resident: both votes are in the unverified tally, none is official.
     assert result.endswith(
-        "\n\n📊 Kết quả (2 người tham gia):\n• Đồng ý: 0 (0%)\n• Không đồng ý: 1 (50%)\n"
+        "\n\n📊 Kết quả chính thức — cư dân đã xác minh (0 người):\n• Đồng ý: 0 (0%)\n• Không đồng ý: 0 (0%)\n"
+        "• Đồng ý nếu miễn phí cho người dân trong phố: 0 (0%)\n"
+        "📝 Phiếu chưa xác minh — chỉ để tham khảo, không tính vào kết quả chính thức (2 phiếu):\n"
+        "• Đồng ý: 0 (0%)\n• Không đồng ý: 1 (50%)\n"
         "• Đồng ý nếu miễn phí cho người dân trong phố: 1 (50%)\n"
         "Một số ý kiến:\n“Phố đã chật, nên để xe ở bãi Đinh Tiên Hoàng.”")
     assert lan.keyboard() == back  # no more voting
@@ -886,7 +900,7 @@ async def test_times_are_shown_in_vietnam_time_whatever_the_servers_clock(server
                         registered)
     assert re.search(r"✅ Bạn đã đăng ký dự buổi \d\d/\d\d/\d{4} 07:30\.", shown)
     assert data not in lan.buttons().values()  # not offered again
-    assert (await open_consultation(lan, "🗳️")).endswith(" 17:00")
+    assert re.search(r"\nHạn góp ý: \d\d/\d\d/\d{4} 17:00\n", await open_consultation(lan, "🗳️"))
 
 
 # -- 8. Dân kiểm tra and /privacy -----------------------------------------------------------------------------

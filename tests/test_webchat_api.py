@@ -153,14 +153,17 @@ async def test_demo_content_fills_every_menu(runtime, browser):
     assert "12.500.000.000 đồng" in project[-1]["text"]
 
 
+JSON = {"Content-Type": "application/json"}
+
+
 async def test_malformed_requests_get_a_json_error(browser):
-    response = await browser.client.post("/api/chat/send", data=b"{not json")
+    response = await browser.client.post("/api/chat/send", data=b"{not json", headers=JSON)
     assert response.status == 400 and "error" in await response.json()
     response = await browser.client.post("/api/chat/send", json={"text": "no id"})
     assert response.status == 400
     response = await browser.client.post("/api/chat/send", json={"id": "x", "button": "b" * 65})
     assert response.status == 400
-    response = await browser.client.post("/api/chat/send", data=b"x" * (70 * 1024))
+    response = await browser.client.post("/api/chat/send", data=b"x" * (70 * 1024), headers=JSON)
     assert response.status == 413
     response = await browser.client.get("/api/chat/messages", params={"after": "abc"})
     assert response.status in (200, 400)
@@ -214,7 +217,7 @@ async def test_request_errors_speak_the_language_the_citizen_chose(browser):
     await browser.send(button="lang:en")
     response = await browser.client.post("/api/chat/send", json={"text": "no id"})
     assert (await response.json())["error"].startswith("That message could not be read")
-    response = await browser.client.post("/api/chat/send", data=b"x" * (70 * 1024))
+    response = await browser.client.post("/api/chat/send", data=b"x" * (70 * 1024), headers=JSON)
     assert response.status == 413 and "too large" in (await response.json())["error"]
     response = await browser.client.post("/api/chat/send", json={"id": "b1", "text": "/menu", "after": True})
     assert response.status == 200

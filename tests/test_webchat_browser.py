@@ -12,6 +12,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -49,27 +50,26 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("serve")
-    port = _free_port()
+@contextmanager
+def serve_demo(workdir: Path, port: int):
+    """``tiepdan serve --demo`` on SQLite in ``workdir``, started the way a newcomer starts it; yields the
+    environment it runs with (its database is ``workdir / "t.db"``)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIEPDAN_")}  # no Telegram token
     env.update(TIEPDAN_DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 't.db'}", TIEPDAN_WEB_PORT=str(port))
     output = open(workdir / "serve.log", "wb")  # a file, not a pipe: a full pipe would stall the server
     process = subprocess.Popen([sys.executable, "-m", "bot.cli", "serve", "--demo"], env=env, cwd=ROOT,
                                stdout=output, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     try:
         while True:
             try:
-                urllib.request.urlopen(url + "/healthz", timeout=1).close()
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1).close()
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     pytest.fail("tiepdan serve --demo did not start:\n" + (workdir / "serve.log").read_text())
                 time.sleep(0.2)
-        yield url
+        yield env
     finally:
         process.terminate()
         try:
@@ -80,23 +80,39 @@ def server(tmp_path_factory):
         output.close()
 
 
-@pytest.fixture
-def browser():
+@contextmanager
+def chromium(*flags: str, log_console: bool = False):
+    """A headless Chromium of its own (a fresh profile), with ``flags`` added."""
     profile = tempfile.mkdtemp(prefix="tiepdan-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
                  "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=390,844", f"--user-data-dir={profile}"):
+                 "--window-size=390,844", f"--user-data-dir={profile}", *flags):
         options.add_argument(flag)
+    if log_console:
+        options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    # Headless windows are at least 500 px wide; emulate a small phone to really test that layout.
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
     try:
         yield driver
     finally:
         driver.quit()
         shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = _free_port()
+    with serve_demo(tmp_path_factory.mktemp("serve"), port):
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+def browser():
+    with chromium() as driver:
+        # Headless windows are at least 500 px wide; emulate a small phone to really test that layout.
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
+        yield driver
 
 
 def _log(driver) -> str:

@@ -11,7 +11,7 @@ from aiohttp import FormData
 
 from storage.models import Attachment, Item
 from tests.webchat import rows as _rows
-from tests.webchat import DESCRIPTION
+from tests.webchat import DESCRIPTION, same_origin
 
 
 def png(width: int = 2, height: int = 2) -> bytes:
@@ -27,7 +27,7 @@ async def upload(citizen, data: bytes, name: str = "o-ga.png", content_type: str
     form.add_field("id", uuid.uuid4().hex)
     form.add_field("after", str(citizen.cursor))
     form.add_field("photo", data, filename=name, content_type=content_type)
-    response = await citizen.client.post("/api/chat/photo", data=form)
+    response = await citizen.client.post("/api/chat/photo", data=form, headers=same_origin(citizen.client))
     body = await response.json()
     if response.status == 200:
         citizen.cursor = body["cursor"]

@@ -294,9 +294,18 @@ async def test_a_long_reply_arrives_in_parts_and_a_retry_resends_only_what_was_l
 
 
 async def test_photos_go_first_as_urls_the_platform_can_fetch(api, fake):
+    """A web-chat photo goes as a signed link: the platform has no session, and nobody else may fetch it."""
+    from bot.web_security import WebSecurity
+
+    security = WebSecurity(trust_proxy=False)
+    security.use_key("k" * 43)
     reply = Reply("Hồ sơ TD-1", photos=("https://photo.zdn.vn/a.jpg", "web:AbC123", "AgACAgIAAxkBAAI"))
-    await ZaloBotSender(api, media_base=PUBLIC).send(CHAT, reply)
-    assert fake.photos(CHAT) == ["https://photo.zdn.vn/a.jpg", f"{PUBLIC}/media/AbC123"]
+    await ZaloBotSender(api, media_base=PUBLIC, sign_media=security.media_query).send(CHAT, reply)
+    first, signed = fake.photos(CHAT)
+    assert first == "https://photo.zdn.vn/a.jpg" and signed.startswith(f"{PUBLIC}/media/AbC123?exp=")
+    query = dict(part.split("=", 1) for part in signed.split("?", 1)[1].split("&"))
+    assert security.media_link_valid("AbC123", query["exp"], query["sig"])
+    assert not security.media_link_valid("AbC124", query["exp"], query["sig"])
     assert [m for m, _ in fake.calls] == ["sendPhoto", "sendPhoto", "sendMessage"]
     await ZaloBotSender(api, media_base=None).send(CHAT, reply)  # polling: no public address for /media
     assert fake.photos(CHAT)[2:] == ["https://photo.zdn.vn/a.jpg"]

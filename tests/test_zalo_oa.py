@@ -260,7 +260,7 @@ async def test_the_webhook_answers_before_the_work_is_done(fake, zalo, monkeypat
 
 
 async def test_events_we_do_not_handle_are_acknowledged_and_ignored(fake, zalo):
-    for name in ("user_seen_message", "user_received_message", "oa_send_text", "user_send_sticker"):
+    for name in ("user_seen_message", "user_received_message", "oa_send_text", "oa_send_image"):
         assert await fake.deliver(fake.event(name, LAN, message={"msg_id": fake.message_id()})) == 200
     await zalo.settle()
     assert fake.sent == [] and await zalo.rows(ProcessedUpdate) == []
@@ -478,7 +478,7 @@ async def test_a_chat_whose_window_we_know_is_closed_is_held_without_calling_zal
         ("Một", "window_closed: not attempted"), ("Hai", "window_closed: not attempted")]
     # Lan writes again: both leave, in order, the first saying they were held, then the answer to her.
     assert await lan.say("/menu") == [
-        "⏳ 2 tin nhắn dưới đây chưa gửi được cho bạn qua Zalo lúc trước nên đã được giữ lại; nay gửi lại theo thứ tự."
+        "⏳ 2 tin nhắn dưới đây chưa gửi được cho bạn lúc trước nên đã được giữ lại; nay gửi lại theo thứ tự."
         "\n\nMột", "Hai", MENU, MORE]
 
 

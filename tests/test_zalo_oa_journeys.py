@@ -188,7 +188,7 @@ async def test_an_officer_redeems_an_invite_works_the_inbox_and_the_citizen_gets
     assert notice["text"].startswith(f"📥 Hồ sơ mới {code} (💬 Phản ánh, kiến nghị). Hạn đầu tiên: ")
     assert buttons(notice) == [("📂 Mở hồ sơ", f"g:oi:{item.id}")]
 
-    [view] = await minh.press(f"g:oi:{item.id}")
+    [view] = await minh.press(f"g:oi:{item.id}")  # an anonymous item: no in-person verification offered
     assert view.startswith(f"Hồ sơ {code} — 💬 Phản ánh, kiến nghị\n") and DESCRIPTION in view
     assert (await minh.press("oa:accept"))[0] == f"Đã thực hiện «✅ Thụ lý» cho hồ sơ {code}."
     assert fake.messages(LAN)[-1]["text"] == f"🔔 Hồ sơ {code}: đã thụ lý."
@@ -226,14 +226,14 @@ async def test_a_notification_outside_the_window_is_held_shown_on_the_item_and_d
     # Lan writes again: the two notifications arrive first, in order, then the answer to what she wrote.
     back = await lan.say("/menu")
     assert back == [
-        "⏳ 2 tin nhắn dưới đây chưa gửi được cho bạn qua Zalo lúc trước nên đã được giữ lại; nay gửi lại theo thứ tự."
+        "⏳ 2 tin nhắn dưới đây chưa gửi được cho bạn lúc trước nên đã được giữ lại; nay gửi lại theo thứ tự."
         f"\n\n🔔 Hồ sơ {code}: đã thụ lý.",
         f"🔔 Hồ sơ {code}: đã trả lời.\n\nĐã vá ổ gà trước số 12 Hàng Bạc.", MENU, MORE]
     [detail] = await lan.press(f"g:item:{item.id}")
     timeline = detail.split("Diễn biến:")[1]
-    assert re.search(r"• \d\d/\d\d/\d{4}: ⚠️ Thông báo chưa gửi được qua Zalo: đã quá 7 ngày kể từ lần cuối bạn "
+    assert re.search(r"• \d\d/\d\d/\d{4}: ⚠️ Thông báo chưa gửi được: đã quá 7 ngày kể từ lần cuối bạn "
                      r"nhắn tin, Zalo không cho phép gửi tiếp\. Thông báo được giữ lại", timeline)
-    assert timeline.rstrip().endswith("Đã gửi lại thông báo bị giữ qua Zalo")
+    assert timeline.rstrip().endswith("Đã gửi lại thông báo bị giữ")
     assert all(r.status == "sent" for r in await lan.process.rows(OutboxMessage, OutboxMessage.item_id == item.id))
 
 
@@ -252,4 +252,4 @@ async def test_an_unfollowers_item_shows_why_its_notification_did_not_arrive(fak
     greeting = await lan.follow()
     assert greeting[0].endswith(f"\n\n🔔 Hồ sơ {code}: đã thụ lý.")
     [detail] = await lan.press(f"g:item:{item.id}")
-    assert "⚠️ Thông báo chưa gửi được qua Zalo: bạn đã bỏ quan tâm trang Zalo của UBND." in detail
+    assert "⚠️ Thông báo chưa gửi được: bạn đã bỏ quan tâm trang Zalo của UBND." in detail

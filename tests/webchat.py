@@ -38,6 +38,17 @@ class Browser:
         return (await response.json())["messages"]
 
 
+def chat_id(tab: Browser) -> str:
+    """The chat id behind a tab's cookie (the cookie carries it with the server's signature)."""
+    cookie = tab.client.session.cookie_jar.filter_cookies(tab.client.make_url("/"))["tiepdan_chat"].value
+    return cookie.rpartition(".")[0]
+
+
+def same_origin(client: TestClient) -> dict[str, str]:
+    """The Origin header a browser adds to an upload from the chat page (uploads must name it)."""
+    return {"Origin": str(client.make_url("/")).rstrip("/")}
+
+
 def buttons(message: dict) -> dict[str, str]:
     return {b["label"]: b["value"] for row in message["buttons"] for b in row}
 

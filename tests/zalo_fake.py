@@ -15,6 +15,8 @@ What it checks, and answers as Zalo would (HTTP 200 with ``error != 0``):
 
 Time is the fake's own clock (``now``), which tests move with ``advance``: token expiry and the
 7-day window follow it, so a test can be "eight days later" without waiting or patching our clock.
+It starts at the real time, as Zalo's servers would, because events are stamped with it and tiepdan
+refuses events older than a few minutes.
 """
 
 from __future__ import annotations
@@ -36,7 +38,6 @@ APP_ID = "1234567890123456789"
 APP_SECRET = "app-secret-Zk3q"
 OA_SECRET = "oa-secret-Wm9x"
 OA_ID = "5790001112223334445"
-START = datetime(2026, 11, 23, 2, 0, tzinfo=timezone.utc)
 TOKEN_LIFETIME = 90000  # seconds, as Zalo's OAuth answers ("expires_in": "90000")
 WINDOW = timedelta(days=7)
 QUERY_BUTTONS = ("oa.query.show", "oa.query.hide")
@@ -44,7 +45,8 @@ QUERY_BUTTONS = ("oa.query.show", "oa.query.hide")
 
 class FakeZalo:
     def __init__(self) -> None:
-        self.now = START
+        self.now = datetime.now(timezone.utc).replace(microsecond=0)
+        self.oauth_down = 0  # the next this many OAuth calls are answered 502, as by a proxy of Zalo's that is down
         self.url = ""
         self.webhook_url = ""
         self.refresh_delay = 0.05  # seconds an OAuth refresh takes: long enough for senders to race
@@ -158,6 +160,21 @@ class FakeZalo:
         return self.event("user_send_file", user, message={"msg_id": self.message_id(), "attachments": [
             {"type": "file", "payload": {"url": url, "name": name, "size": "20480", "checksum": "c0ffee"}}]})
 
+    def media_event(self, name: str, user: str) -> dict:
+        """A sticker, voice, video, GIF, link or contact card (``user_send_sticker`` and so on), with
+        the attachment Zalo puts in such events."""
+        kind = name.removeprefix("user_send_")
+        payloads = {"sticker": {"id": "b7d8a5f9", "url": "https://zalo-api.zadn.vn/sticker/b7d8a5f9.png"},
+                    "audio": {"url": "https://voice-talk.zdn.vn/v/1.aac"},
+                    "video": {"url": "https://video.zdn.vn/v/1.mp4", "thumbnail": "https://video.zdn.vn/v/1.jpg"},
+                    "gif": {"url": "https://gif.zdn.vn/g/1.gif", "thumbnail": "https://gif.zdn.vn/g/1.jpg"},
+                    "link": {"url": "https://vnexpress.net/o-ga-hang-bac", "description": "Ổ gà phố Hàng Bạc",
+                             "thumbnail": "https://vnexpress.net/t.jpg"},
+                    "business_card": {"description": "Nguyễn Văn Minh", "phone": "0912345678",
+                                      "thumbnail": "https://s120.zdn.vn/a.jpg"}}
+        return self.event(name, user, message={"msg_id": self.message_id(), "text": "", "attachments": [
+            {"type": kind, "payload": payloads[kind]}]})
+
     def submit_info_event(self, user: str, **info) -> dict:
         return self.event("user_submit_info", user, info=info)
 
@@ -202,6 +219,9 @@ class FakeZalo:
         form = await request.post()
         self.refresh_calls += 1
         await asyncio.sleep(self.refresh_delay)
+        if self.oauth_down:
+            self.oauth_down -= 1
+            return web.Response(status=502, text="Bad Gateway")
         if request.headers.get("secret_key") != APP_SECRET:
             return self._refuse(-14002, "Invalid secret key", form)
         if form.get("app_id") != APP_ID or form.get("grant_type") != "refresh_token":

@@ -3,6 +3,19 @@
 
 Polling or webhook. In webhook mode our aiohttp app serves the endpoint and checks the
 ``X-Telegram-Bot-Api-Secret-Token`` header with a constant-time compare.
+
+Only private chats are served. An update from a group, a supergroup or a channel (a message, or a
+press on a button under one of our messages there) is acknowledged — a button's spinner is stopped —
+and nothing else: nothing stored, no flow run, nothing sent to the group, where a citizen's item
+would be read by everyone.
+
+Reaching Telegram: if ``getMe`` (or registering the webhook, or starting to poll) fails when the
+process starts — the network down, a revoked token, a timeout — the channel is degraded and tried
+again in the background (bot/channels/connection.py) while everything else serves; its messages wait
+in the outbox. A citizen who blocked the bot cannot be sent anything: those messages are held with
+the reason ``blocked`` (scheduler/outbox.py: the item's timeline says so, the officer sees it) and
+leave, in order, when the citizen writes again (unblocking means writing: Telegram's «Restart»
+sends /start).
 """
 
 from __future__ import annotations
@@ -16,7 +29,8 @@ from datetime import timedelta
 
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup, Update
+from telegram.constants import ChatType
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     Application,
@@ -28,12 +42,13 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot.channels.connection import PlatformConnection
 from bot.channels.pacing import SlidingWindowLimiter
 from bot.domain.dialog import Incoming, Location, Photo, Reply
 from bot.settings import Settings, TelegramMode
 from bot.texts import t
 from handlers.pipeline import handle_incoming
-from scheduler.outbox import DeliveryRefused, DeliveryRetry
+from scheduler.outbox import HOLDING_CHANNELS, DeliveryHeld, DeliveryRefused, DeliveryRetry
 
 log = logging.getLogger(__name__)
 # python-telegram-bot logs whole updates and API calls at DEBUG: what people typed and what they were
@@ -45,13 +60,24 @@ CHANNEL = "telegram"
 TEXT_LIMIT = 4096
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+# Telegram's 403 to a citizen who blocked the bot ("Forbidden: bot was blocked by the user"): held
+# until they write again. Other 403s (a deleted account, a group the bot left) are refusals.
+BLOCKED = "blocked by the user"
 UNSUPPORTED = ("sticker", "voice", "video", "video_note", "audio", "document", "animation", "contact", "poll",
                "dice", "game", "venue")
+
+
+def private(update: Update) -> bool:
+    """Whether the update comes from a private chat with the bot, the only kind we serve."""
+    chat = update.effective_chat
+    return chat is not None and chat.type == ChatType.PRIVATE
 
 
 def to_incoming(update: Update) -> Incoming | None:
     """The neutral form of an update, or None for updates that are not a person talking to us."""
     key = str(update.update_id)
+    if not private(update):
+        return None
     if update.callback_query is not None:
         query = update.callback_query
         if query.message is None or query.from_user is None:
@@ -59,7 +85,7 @@ def to_incoming(update: Update) -> Incoming | None:
         return Incoming(CHANNEL, str(query.message.chat.id), str(query.from_user.id), key, button=query.data or "",
                         platform_language=query.from_user.language_code)
     message = update.message
-    if message is None or message.from_user is None or message.chat.type != "private":
+    if message is None or message.from_user is None:
         return None
     common = dict(channel=CHANNEL, chat_id=str(message.chat_id), user_id=str(message.from_user.id), update_key=key,
                   platform_language=message.from_user.language_code)
@@ -68,6 +94,14 @@ def to_incoming(update: Update) -> Incoming | None:
         return Incoming(**common, photos=(Photo(largest.file_id, message.caption),), text=message.caption)
     if message.location is not None:
         return Incoming(**common, location=Location(message.location.latitude, message.location.longitude))
+    if message.contact is not None:
+        # Telegram names the account a shared number belongs to: the sender's own id only when it is
+        # their own number (the request_contact button, or their own card); a forwarded card of someone
+        # else names that person, a number without an account names nobody.
+        contact = message.contact
+        if contact.user_id is not None and contact.user_id == message.from_user.id and contact.phone_number:
+            return Incoming(**common, verified_phone=contact.phone_number)
+        return Incoming(**common, unsupported="contact")
     if message.text is not None:
         return Incoming(**common, text=message.text)
     kind = next((name for name in UNSUPPORTED if getattr(message, name, None)), "other")
@@ -106,10 +140,18 @@ def plausible(update: Update) -> bool:
     return message is None or (
         message.chat is not None and text(message.text) and text(message.caption)
         and all(isinstance(size.file_id, str) and number(size.width) and number(size.height) for size in message.photo)
-        and (message.location is None or (real(message.location.latitude) and real(message.location.longitude))))
+        and (message.location is None or (real(message.location.latitude) and real(message.location.longitude)))
+        and (message.contact is None or (isinstance(message.contact.phone_number, str) and text(message.contact.phone_number)
+                                         and (message.contact.user_id is None or number(message.contact.user_id)))))
 
 
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
+def keyboard(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | None:
+    """The reply's buttons as an inline keyboard; a request for the person's phone number as a reply
+    keyboard with one request_contact button, hidden once used (a message carries one or the other,
+    so a reply asking for the number should have no buttons of its own)."""
+    if reply.phone_request is not None:
+        return ReplyKeyboardMarkup([[KeyboardButton(reply.phone_request, request_contact=True)]],
+                                   one_time_keyboard=True, resize_keyboard=True)
     if not reply.buttons:
         return None
     return InlineKeyboardMarkup(
@@ -134,13 +176,19 @@ class TelegramSender:
     channel = CHANNEL
     per_chat_burst = 3
 
-    def __init__(self, bot, per_chat_rate: float = 1.0):
+    def __init__(self, bot, per_chat_rate: float = 1.0, connection: PlatformConnection | None = None):
+        HOLDING_CHANNELS.add(CHANNEL)
         self.bot = bot
         self.per_chat_rate = per_chat_rate  # messages a second in one chat, after a burst of per_chat_burst
+        self.connection = connection
 
     async def send(self, chat_id: str, reply: Reply, parts_sent: int = 0) -> None:
         """Photos first, then the text in parts; the keyboard rides on the last part. Parts already
         delivered by an earlier attempt are skipped, and a failure says how many got through."""
+        if self.connection is not None and self.connection.unavailable:
+            # Not the message's fault: it waits for the channel without using up an attempt.
+            raise DeliveryRetry("telegram: not connected; waiting for the next attempt to connect",
+                                after=self.connection.retry_in(), parts_sent=parts_sent)
         chat = int(chat_id)
         parts = split_text(reply.text)
         steps = [("photo", photo, None) for photo in reply.photos] + [
@@ -159,6 +207,8 @@ class TelegramSender:
             raise DeliveryRetry(f"telegram flood control: retry after {seconds}s", after=seconds,
                                 parts_sent=delivered) from exc
         except Forbidden as exc:
+            if BLOCKED in exc.message.lower():
+                raise DeliveryHeld("blocked", f"telegram refused: {exc.message}", parts_sent=delivered) from exc
             raise DeliveryRefused(f"telegram refused: {exc.message}") from exc
         except BadRequest as exc:
             raise DeliveryRefused(f"telegram bad request: {exc.message}") from exc
@@ -239,11 +289,18 @@ class TelegramChannel:
         self.application = build_application(self.settings, request=request, get_updates_request=get_updates_request)
         self.application.add_handler(TypeHandler(Update, self.on_update))
         self.application.add_error_handler(self.on_error)
-        self.sender = TelegramSender(self.application.bot, self.settings.telegram_per_chat_rate)
+        self.connection = PlatformConnection("telegram", self._connect, on_connected=self._connected)
+        self.sender = TelegramSender(self.application.bot, self.settings.telegram_per_chat_rate, self.connection)
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not plausible(update):
             log.warning("telegram: ignored an update of an unexpected shape")
+            return
+        if not private(update):
+            # A group, supergroup or channel: not served. A button pressed there still gets its
+            # spinner stopped, and nothing more.
+            if update.callback_query is not None:
+                await self._answer(update.callback_query)
             return
         incoming = to_incoming(update)
         # The button's spinner is stopped while the step runs, not before: the answer is a round trip
@@ -284,22 +341,34 @@ class TelegramChannel:
         log.error("telegram handler error: %s", type(context.error).__name__, exc_info=context.error)
 
     async def start(self) -> None:
-        await self.application.initialize()
-        await self.application.start()
+        """Connect to Telegram; if it cannot be reached, the channel is degraded and keeps trying in
+        the background. Never raises: the rest of tiepdan serves either way."""
+        await self.connection.start()
+
+    async def _connect(self) -> None:
+        """One attempt; each step is skipped when an earlier attempt got that far."""
+        await self.application.initialize()  # getMe: checks the token
+        if not self.application.running:
+            await self.application.start()
         if self.settings.telegram_mode is TelegramMode.webhook:
             await self.application.bot.set_webhook(
                 url=self.settings.telegram_webhook_url, secret_token=self.settings.telegram_webhook_secret,
                 allowed_updates=["message", "callback_query"],
             )
-        else:
+        elif not self.application.updater.running:
             await self.application.updater.start_polling(allowed_updates=["message", "callback_query"])
 
+    def _connected(self) -> None:
+        self.runtime.dispatcher.wake()  # what waited for the channel may leave now
+
     async def stop(self) -> None:
+        await self.connection.stop()
         if self.application.updater and self.application.updater.running:
             await self.application.updater.stop()
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()
+        await self.application.bot.shutdown()  # its HTTP clients, opened by a getMe that then failed
 
     def routes(self) -> list[web.RouteDef]:
         return [web.post(WEBHOOK_PATH, self.webhook)]
@@ -310,6 +379,8 @@ class TelegramChannel:
         if not expected or not hmac.compare_digest(given.encode(), expected.encode()):
             log.warning("telegram webhook: wrong secret token from %s", request.remote)
             return web.Response(status=401)
+        if self.connection.degraded and not self.application.running:
+            return web.Response(status=503)  # nothing would take the update now; Telegram delivers it again
         try:
             data = json.loads(await request.text())
             # Telegram posts one JSON object; a list, a string or null is not an update.

@@ -1,15 +1,20 @@
 """Web chat: the commune's page at ``/`` and its small JSON API.
 
-Every browser gets an anonymous chat identity in an HttpOnly cookie. The messages a browser sees are
-the outbox rows of its chat, read in order by id, so a reload shows the conversation so far and a
-notification written by an officer later arrives through the same long-poll.
+Every browser gets an anonymous chat identity in an HttpOnly cookie, signed by the server so that
+only ids it issued are accepted. The messages a browser sees are the outbox rows of its chat, read
+in order by id, so a reload shows the conversation so far and a notification written by an officer
+later arrives through the same long-poll. A chat whose person is staff also needs that person's
+staff session (bot/staff_sessions.py): the chat cookie alone is never an officer's login.
 
     POST /api/chat/send       {"id": client message id, "text": "..."} or {"id": ..., "button": "..."}
                               or {"id": ..., "location": {"latitude": .., "longitude": ..}}
                               optional "after": last message id seen → {"messages": [...], "cursor": n}
     POST /api/chat/photo      multipart: "photo" (JPEG, PNG or WebP), "id", optional "after"
     GET  /api/chat/messages?after=N&wait=25   long-poll for messages after N
-    GET  /media/<key>         a stored photo (the key is random and unguessable)
+    POST /api/staff/logout    ends this browser's staff session
+    GET  /media/<key>         a stored photo, for those allowed to see it (bot/channels/web_media.py)
+
+Writes are refused unless they come from this site's own page (bot/web_security.py).
 """
 
 from __future__ import annotations
@@ -18,26 +23,42 @@ import asyncio
 import json
 import logging
 import secrets
-from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from aiohttp import web
-from sqlalchemy import select
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.domain.dialog import Incoming, Location, Photo, Reply
+from bot.channels.web_media import MediaAccess
+from bot.channels.web_wakeup import PostgresWakeups, WebChatHub, WebChatSender
+from bot.domain.dialog import Incoming, Location, Photo
+from bot.officers import is_staff
+from bot.staff_sessions import SessionPolicy, current_session, end_session, open_session, redeemed_since
 from bot.texts import t
-from handlers.flood import turned_away
+from bot.web_security import JSON, MULTIPART
+from bot.web_server import BodyTooSlow, read_body
+from handlers.flood import FloodGate, Verdict, turned_away
 from handlers.pipeline import handle_incoming
-from storage.models import Attachment
+from storage.app_secrets import shared_secret
+from storage.models import Attachment, StaffSession, User, utcnow
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "web"
 COOKIE = "tiepdan_chat"
+STAFF_COOKIE = "tiepdan_staff"
+CHAT_COOKIE_AGE = 365 * 24 * 3600  # a citizen's chat is theirs for a year; staff sessions are short
+SIGNING_KEY = "web_chat_signing_key"
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 64 * 1024
 MAX_WAIT_SECONDS = 25
+# Open long-polls one chat (its tabs) and one address (a household or office behind one NAT) may hold.
+MAX_WAITS_PER_CHAT = 4
+# The steps at which a photo is part of the conversation (an officer's answer too: ``_expects_photo``).
+PHOTO_STEPS = {("submit", "description"), ("submit", "photos"), ("submit", "location"), ("track", "add_info")}
+MAX_WAITS_PER_ADDRESS = 64
 MAX_CURSOR = 2 ** 31 - 1  # outbox ids are 32-bit on PostgreSQL; a larger cursor simply means "nothing newer"
 # Recognised by their first bytes, whatever the browser claims.
 IMAGE_SIGNATURES = ((b"\xff\xd8\xff", "image/jpeg"), (b"\x89PNG\r\n\x1a\n", "image/png"), (b"RIFF", "image/webp"))
@@ -50,37 +71,6 @@ def image_type(data: bytes) -> str | None:
     return None
 
 
-class WebChatHub:
-    """Wakes the long-polls of a chat when the dispatcher has delivered a message to it."""
-
-    def __init__(self) -> None:
-        self._events: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
-
-    def notify(self, chat_id: str) -> None:
-        event = self._events.pop(chat_id, None)
-        if event is not None:
-            event.set()
-
-    async def wait(self, chat_id: str, timeout: float) -> None:
-        event = self._events[chat_id]
-        try:
-            await asyncio.wait_for(event.wait(), timeout)
-        except asyncio.TimeoutError:
-            self._events.pop(chat_id, None)
-
-
-class WebChatSender:
-    """The outbox row is the web chat's message log, so sending only wakes the waiting browser."""
-
-    channel = CHANNEL
-
-    def __init__(self, hub: WebChatHub):
-        self.hub = hub
-
-    async def send(self, chat_id: str, reply: Reply, parts_sent: int = 0) -> None:
-        self.hub.notify(chat_id)
-
-
 def _browser_language(request: web.Request) -> str:
     return "en" if request.headers.get("Accept-Language", "").lower().startswith("en") else "vi"
 
@@ -89,16 +79,27 @@ def _error(language: str, status: int, key: str, **values) -> web.Response:
     return web.json_response({"error": t(language, key, **values)}, status=status)
 
 
-def _chat_id(request: web.Request) -> str | None:
-    value = request.cookies.get(COOKIE, "")
-    return value if 16 <= len(value) <= 64 and value.replace("-", "").replace("_", "").isalnum() else None
+def _plain_id(value: str) -> bool:
+    return 16 <= len(value) <= 64 and value.replace("-", "").replace("_", "").isalnum() and value.isascii()
 
 
-def _with_cookie(response: web.StreamResponse, chat_id: str, request: web.Request) -> web.StreamResponse:
-    if request.cookies.get(COOKIE) != chat_id:
-        response.set_cookie(COOKIE, chat_id, max_age=365 * 24 * 3600, httponly=True, samesite="Lax",
-                            secure=request.secure)
-    return response
+@dataclass
+class Visitor:
+    """Who is behind a web request: the chat, its person (None before their first message) and, for
+    staff, their live session."""
+
+    chat_id: str
+    new: bool  # the browser had no valid chat cookie: one is issued with the answer
+    user: User | None = None
+    staff_session: StaffSession | None = None
+
+    @property
+    def language(self) -> str | None:
+        return self.user.language if self.user is not None else None
+
+    @property
+    def staff_without_session(self) -> bool:
+        return self.user is not None and is_staff(self.user) and self.staff_session is None
 
 
 def _message(row) -> dict:
@@ -108,8 +109,27 @@ def _message(row) -> dict:
 class WebChat:
     def __init__(self, runtime):
         self.runtime = runtime
+        self.security = runtime.web_security
         self.hub = WebChatHub()
-        self.sender = WebChatSender(self.hub)
+        url = make_url(runtime.settings.database_url)
+        self.wakeups = (PostgresWakeups(self.hub, url.set(drivername="postgresql").render_as_string(hide_password=False))
+                        if url.get_backend_name() == "postgresql" else None)
+        self.sender = WebChatSender(self.hub, self.wakeups)
+        # Long-polls queue for the database here rather than in the pool, whose wait times out: a
+        # thousand browsers reconnecting at once (a restart) wait their turn instead of getting 503,
+        # and leave connections free for messages being sent.
+        pool = runtime.engine.pool
+        self._poll_reads = asyncio.Semaphore(max(1, pool.size() - 2) if hasattr(pool, "size") else 4)
+        settings = runtime.settings
+        self.policy = SessionPolicy(idle=timedelta(minutes=settings.staff_session_idle_minutes),
+                                    lifetime=timedelta(hours=settings.staff_session_hours))
+        self.media_access = MediaAccess(self)
+        # Per client address, beside the flood limit per person (handlers/flood.py), which a browser
+        # that drops its cookie would otherwise escape.
+        self.address_gate = FloodGate(settings.flood_address_burst, settings.flood_address_rate)
+
+    def _over_address_limit(self, request: web.Request) -> bool:
+        return self.address_gate.admit(("web", self.security.client_address(request))) is not Verdict.admit
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -117,46 +137,170 @@ class WebChat:
             web.post("/api/chat/send", self.send),
             web.get("/api/chat/messages", self.messages),
             web.post("/api/chat/photo", self.photo),
-            web.get("/media/{key}", self.media),
+            web.post("/api/staff/logout", self.logout),
+            web.get("/media/{key}", self.media_access.media),
             web.static("/static", STATIC),
         ]
 
+    async def start(self) -> None:
+        await self.load_signing_key()  # signed links to photos may be sent before any request
+        if self.wakeups is not None:
+            await self.wakeups.start()
+
+    async def stop(self) -> None:
+        if self.wakeups is not None:
+            await self.wakeups.stop()
+
+    async def load_signing_key(self) -> None:
+        """The key every serve process shares (made by migration 0013); read once."""
+        if not self.security.ready:
+            async with self.runtime.uows() as uow:
+                key = await shared_secret(uow.session, SIGNING_KEY)
+                await uow.commit()
+            self.security.use_key(key)
+
+    def chat_id_of(self, request: web.Request) -> str | None:
+        """The chat of a browser whose cookie this server issued; None for none or a forged one."""
+        signed = request.cookies.get(self.security.cookie_name(request, COOKIE), "")
+        value = self.security.unsign(signed) if 0 < len(signed) <= 120 else None
+        return value if value is not None and _plain_id(value) else None
+
+    async def visitor(self, request: web.Request, *, create: bool = True) -> Visitor | None:
+        await self.load_signing_key()
+        chat_id = self.chat_id_of(request)
+        if chat_id is None:
+            return Visitor(secrets.token_urlsafe(18), new=True) if create else None
+        async with self.runtime.uows() as uow:
+            user = await uow.users.by_channel_identity(CHANNEL, chat_id)
+            session = None
+            if user is not None and is_staff(user):
+                token = request.cookies.get(self.security.cookie_name(request, STAFF_COOKIE))
+                session = await current_session(uow, token, self.policy)
+                if session is not None and session.user_id != user.id:
+                    session = None
+                await uow.commit()  # a renewal, or an expired session's end
+        return Visitor(chat_id, new=False, user=user, staff_session=session)
+
+    def _with_cookie(self, response: web.StreamResponse, request: web.Request, visitor: Visitor) -> web.StreamResponse:
+        if visitor.new:
+            self.security.set_cookie(response, request, COOKIE, self.security.sign(visitor.chat_id),
+                                     max_age=CHAT_COOKIE_AGE, samesite="Lax")
+        return response
+
     async def page(self, request: web.Request) -> web.StreamResponse:
-        chat_id = _chat_id(request) or secrets.token_urlsafe(18)
         response = web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
-        return _with_cookie(response, chat_id, request)
+        try:
+            await self.load_signing_key()
+        except (SQLAlchemyError, OSError):
+            return response  # the page still loads; its first message gets the cookie
+        if self.chat_id_of(request) is None:
+            self._with_cookie(response, request, Visitor(secrets.token_urlsafe(18), new=True))
+        return response
 
     async def send(self, request: web.Request) -> web.StreamResponse:
-        chat_id = _chat_id(request) or secrets.token_urlsafe(18)
-        too_large = request.content_length is not None and request.content_length > MAX_BODY
-        raw = b"" if too_large else await request.content.read(MAX_BODY + 1)
-        if too_large or len(raw) > MAX_BODY:
-            return _error(await self._language(request, chat_id), 413, "error.request_too_large")
+        refusal = self.security.origin_refusal(request, content_types=(JSON,))
+        if refusal is not None:  # and no cookie is issued: another site cannot reset a citizen's chat
+            return _error(_browser_language(request), *refusal)
+        if self._over_address_limit(request):
+            return _error(_browser_language(request), 429, "flood.slow_down")
+        try:
+            raw = await read_body(request, MAX_BODY, self.runtime.settings.body_timeout_seconds)
+        except BodyTooSlow:
+            return _error(_browser_language(request), 408, "error.too_slow")
+        try:
+            visitor = await self.visitor(request)
+        except (SQLAlchemyError, OSError):
+            log.warning("web chat: database unavailable")
+            return _error(_browser_language(request), 503, "error.temporary")
+        language = visitor.language or _browser_language(request)
+        if raw is None:
+            return _error(language, 413, "error.request_too_large")
         try:
             body = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError):
             body = None
-        incoming = _incoming(body, chat_id)
+        incoming = _incoming(body, visitor.chat_id)
         if incoming is None:
-            return _error(await self._language(request, chat_id), 400, "error.bad_request")
+            return _error(language, 400, "error.bad_request")
         after = body.get("after")
         after = after if isinstance(after, int) and not isinstance(after, bool) else 0
+        command = (incoming.text or "").strip().lower()
+        if command == "/logout":
+            return await self._logout(request, language, visitor, after)
+        login = command.startswith("/officer")
+        if visitor.staff_without_session and not login:
+            return _error(language, 401, "staff.session_needed")
+        started = utcnow()
         try:
-            await handle_incoming(incoming, self.runtime.uows, self.runtime.settings)
-            rows = await self._rows(chat_id, after)
+            result = await handle_incoming(incoming, self.runtime.uows, self.runtime.settings)
+            rows = await self._rows(visitor.chat_id, after)
+            response = self._with_cookie(self._page_of(rows, after), request, visitor)
+            if login and result.user_id is not None:
+                await self._log_in_if_redeemed(request, response, result.user_id, started)
         except (SQLAlchemyError, OSError):
             log.warning("web chat: database unavailable")
             return _error(_browser_language(request), 503, "error.temporary")
-        return _with_cookie(self._page_of(rows, after), chat_id, request)
+        return response
+
+    async def _log_in_if_redeemed(self, request, response, user_id: int, since) -> None:
+        """An invite redeemed by this very request: the browser gets a new staff session (a token
+        of the server's making, whatever cookies it sent)."""
+        async with self.runtime.uows() as uow:
+            if (await uow.session.execute(redeemed_since(since, user_id))).first() is None:
+                return
+            user = await uow.session.get(User, user_id)
+            if user is None or not is_staff(user):
+                return
+            token = await open_session(uow, user, self.policy, via="invite",
+                                       address=self.security.client_address(request))
+            await uow.commit()
+        self.security.set_cookie(response, request, STAFF_COOKIE, token, max_age=None, samesite="Strict")
+
+    async def _logout(self, request, language: str, visitor: Visitor, after: int) -> web.StreamResponse:
+        token = request.cookies.get(self.security.cookie_name(request, STAFF_COOKIE))
+        try:
+            async with self.runtime.uows() as uow:
+                ended = await end_session(uow, token)
+                await uow.commit()
+        except (SQLAlchemyError, OSError):
+            return _error(language, 503, "error.temporary")
+        response = web.json_response({"messages": [], "cursor": after,
+                                      "notice": t(language, "staff.logged_out" if ended else "staff.no_session")})
+        self.security.clear_cookie(response, request, STAFF_COOKIE, samesite="Strict")
+        return self._with_cookie(response, request, visitor)
+
+    async def logout(self, request: web.Request) -> web.StreamResponse:
+        refusal = self.security.origin_refusal(request, content_types=(JSON,))
+        if refusal is not None:
+            return _error(_browser_language(request), *refusal)
+        try:
+            visitor = await self.visitor(request)
+        except (SQLAlchemyError, OSError):
+            return _error(_browser_language(request), 503, "error.temporary")
+        return await self._logout(request, visitor.language or _browser_language(request), visitor, 0)
 
     async def photo(self, request: web.Request) -> web.StreamResponse:
-        chat_id = _chat_id(request) or secrets.token_urlsafe(18)
+        refusal = self.security.origin_refusal(request, content_types=(MULTIPART,))
+        if refusal is not None:
+            return _error(_browser_language(request), *refusal)
+        if self._over_address_limit(request):
+            return _error(_browser_language(request), 429, "flood.slow_down")
         limit = self.runtime.settings.max_photo_bytes
-        language = await self._language(request, chat_id)
+        try:
+            visitor = await self.visitor(request)
+        except (SQLAlchemyError, OSError):
+            return _error(_browser_language(request), 503, "error.temporary")
+        language = visitor.language or _browser_language(request)
+        if visitor.staff_without_session:
+            return _error(language, 401, "staff.session_needed")
+        chat_id = visitor.chat_id
         if request.content_length is not None and request.content_length > limit + 64 * 1024:
             return _error(language, 413, "error.photo_too_large", limit=limit // (1024 * 1024))
         try:
-            form = await request.post()
+            async with asyncio.timeout(self.runtime.settings.body_timeout_seconds):
+                form = await request.post()
+        except TimeoutError:
+            return _error(language, 408, "error.too_slow")
         except (ValueError, web.HTTPRequestEntityTooLarge):
             return _error(language, 413, "error.photo_too_large", limit=limit // (1024 * 1024))
         upload, message_id = form.get("photo"), form.get("id")
@@ -173,6 +317,8 @@ class WebChat:
         key = secrets.token_urlsafe(24)
         incoming = Incoming(CHANNEL, chat_id, chat_id, f"{chat_id}:{message_id}", photos=(Photo(f"web:{key}"),))
         try:
+            if not await self._expects_photo(chat_id):  # nothing stored for a step that takes no photo
+                return _error(language, 409, "error.photo_not_now")
             # A flood of uploads is turned away before anything is stored, not after 5 MB each.
             if not await turned_away(incoming, self.runtime.uows, self.runtime.settings):
                 async with self.runtime.uows() as uow:
@@ -184,48 +330,50 @@ class WebChat:
         except (SQLAlchemyError, OSError):
             log.warning("web chat: could not store a photo")
             return _error(language, 503, "error.temporary")
-        return _with_cookie(self._page_of(rows, after), chat_id, request)
+        return self._with_cookie(self._page_of(rows, after), request, visitor)
 
-    async def media(self, request: web.Request) -> web.StreamResponse:
-        key = request.match_info["key"]
-        try:
-            async with self.runtime.uows() as uow:
-                attachment = (await uow.session.execute(select(Attachment).where(Attachment.key == key))
-                              ).scalar_one_or_none()
-        except (SQLAlchemyError, OSError):
-            return web.Response(status=503)
-        if attachment is None:
-            raise web.HTTPNotFound()
-        return web.Response(body=attachment.data, content_type=attachment.content_type,
-                            headers={"Cache-Control": "private, max-age=86400", "X-Content-Type-Options": "nosniff"})
-
-    async def _language(self, request: web.Request, chat_id: str) -> str:
-        """The language the citizen chose in the chat; the browser's when unknown or unreachable."""
-        try:
-            async with self.runtime.uows() as uow:
-                user = await uow.users.by_channel_identity(CHANNEL, chat_id)
-        except (SQLAlchemyError, OSError):
-            user = None
-        return user.language if user is not None else _browser_language(request)
+    async def _expects_photo(self, chat_id: str) -> bool:
+        async with self.runtime.uows() as uow:
+            state = await uow.conversations.load(CHANNEL, chat_id, lock=False)
+        if state is None:
+            return False
+        step = (state.flow, state.step)
+        return step in PHOTO_STEPS or (step == ("officer", "text") and state.data.get("action") == "answer")
 
     async def messages(self, request: web.Request) -> web.StreamResponse:
-        chat_id = _chat_id(request)
-        if chat_id is None:
+        try:
+            async with self._poll_reads:
+                visitor = await self.visitor(request, create=False)
+        except (SQLAlchemyError, OSError):
+            return _error(_browser_language(request), 503, "error.temporary")
+        if visitor is None:
             # A new browser has no history yet; give it its identity so its next poll can wait.
-            response = web.json_response({"messages": [], "cursor": 0})
-            return _with_cookie(response, secrets.token_urlsafe(18), request)
+            fresh = Visitor(secrets.token_urlsafe(18), new=True)
+            return self._with_cookie(web.json_response({"messages": [], "cursor": 0}), request, fresh)
+        language = visitor.language or _browser_language(request)
+        if visitor.staff_without_session:
+            return _error(language, 401, "staff.session_needed")
+        chat_id = visitor.chat_id
         try:
             after = max(0, int(request.query.get("after", "0")))
             wait = min(MAX_WAIT_SECONDS, max(0.0, float(request.query.get("wait", "0"))))
         except ValueError:
-            return _error(await self._language(request, chat_id), 400, "error.bad_request")
+            return _error(language, 400, "error.bad_request")
+        address = self.security.client_address(request)
+        if wait and (self.hub.open_by_chat.get(chat_id, 0) >= MAX_WAITS_PER_CHAT
+                     or self.hub.open_by_address.get(address, 0) >= MAX_WAITS_PER_ADDRESS):
+            return _error(language, 429, "error.too_many_tabs")
         try:
-            rows = await self._rows(chat_id, after)
-            deadline = asyncio.get_running_loop().time() + wait
-            while not rows and (remaining := deadline - asyncio.get_running_loop().time()) > 0:
-                # Woken by this process's dispatcher; polling also catches another process's writes.
-                await self.hub.wait(chat_id, min(remaining, 2.0))
-                rows = await self._rows(chat_id, after)
+            with self.hub.holding(chat_id, address):
+                deadline = asyncio.get_running_loop().time() + wait
+                while True:
+                    delivered = self.hub.arm(chat_id)
+                    async with self._poll_reads:
+                        rows = await self._rows(chat_id, after)
+                    remaining = deadline - asyncio.get_running_loop().time()
+                    if rows or remaining <= 0.05:  # a timer may fire a little early: no re-read for that
+                        break
+                    await self.hub.wait(delivered, remaining)  # set by a delivery (web_wakeup.py)
         except (SQLAlchemyError, OSError):
             return _error(_browser_language(request), 503, "error.temporary")
         return self._page_of(rows, after)

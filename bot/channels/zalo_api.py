@@ -147,6 +147,10 @@ class TokenStore:
     (storage/db.py), which already serialises writers — and reads the row again once it holds it: if
     another sender or process refreshed meanwhile, its token is used and OAuth is not called. Inside
     one process an asyncio.Lock keeps concurrent senders from even queueing on the database.
+
+    A refresh token OAuth refused is remembered: until another pair is stored (the OA authorised
+    again and the new pair configured, by this process or another), asking for a token raises
+    ``ZaloAuthError`` at once instead of calling OAuth with it again for every message.
     """
 
     def __init__(self, uows, app_id: str, refresh: Callable[[str], Awaitable[dict]], *,
@@ -157,6 +161,7 @@ class TokenStore:
         self.clock = clock
         self._lock = asyncio.Lock()
         self._current: TokenPair | None = None
+        self._refused: str | None = None  # the refresh token OAuth refused
 
     async def seed(self, access_token: str | None, refresh_token: str) -> None:
         """Store the configured pair unless the database already holds its successors. A different
@@ -180,6 +185,11 @@ class TokenStore:
         if current is not None and current.access_token and not self._due(current.expires_at):
             return current.access_token
         return await self._refresh_if(lambda row: not row.access_token or self._due(row.expires_at))
+
+    async def usable(self) -> None:
+        """Raise unless a token can be had now: ``ZaloAuthError`` while the stored pair is the one
+        OAuth refused, ``ZaloUnavailable`` if a token must be refreshed and OAuth cannot be reached."""
+        await self.access_token()
 
     async def keep_fresh(self, ahead: timedelta) -> None:
         """Refresh now if the token expires within ``ahead`` (or its expiry is unknown): a quiet OA
@@ -208,10 +218,16 @@ class TokenStore:
                 row = await self._row(uow)  # holds the row until commit: no other refresh meanwhile
                 if row is None:
                     raise ZaloAuthError("no Zalo OA tokens stored")
+                if row.refresh_token == self._refused:
+                    raise ZaloAuthError("zalo oauth refused the stored refresh token; authorise the OA again")
                 if not stale(row):
                     self._current = TokenPair(row.access_token, row.expires_at)
                     return row.access_token
-                answer = await self._refresh(row.refresh_token)
+                try:
+                    answer = await self._refresh(row.refresh_token)
+                except ZaloAuthError:
+                    self._refused, self._current = row.refresh_token, None
+                    raise
                 row.access_token, row.refresh_token = answer["access_token"], answer["refresh_token"]
                 row.expires_at = self.clock() + timedelta(seconds=int(answer["expires_in"]))
                 row.updated_at = utcnow()

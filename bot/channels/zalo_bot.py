@@ -29,6 +29,12 @@ through the pipeline's inbound dedupe; webhook calls are answered 200 at once an
 one chat's messages in the order they came. Replies leave through the outbox: photos first, then the
 text in parts of at most 2000 characters (counted in UTF-16 units, as a JavaScript server counts, so
 an emoji is two); rate limits and server errors are retried, 400/403/404 are recorded as refused.
+
+If the platform cannot be reached when the process starts (``getMe``, ``setWebhook`` or
+``deleteWebhook`` failing: the network down, a revoked token), the channel is degraded and tried again
+in the background (bot/channels/connection.py) while everything else serves. Webhook deliveries are
+still taken (they need nothing from the platform); replies wait in the outbox, without using up
+their attempts, until the channel is connected.
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ import aiohttp
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.channels.connection import PlatformConnection
 from bot.domain.dialog import Incoming, Photo, Reply
 from bot.settings import Settings
 from bot.texts import t
@@ -193,20 +200,27 @@ def split_text(text: str, limit: int = TEXT_LIMIT) -> list[str]:
 class ZaloBotSender:
     channel = CHANNEL
 
-    def __init__(self, api: ZaloBotAPI, media_base: str | None = None):
+    def __init__(self, api: ZaloBotAPI, media_base: str | None = None, sign_media=None,
+                 connection: PlatformConnection | None = None):
         self.api = api
         self.media_base = media_base  # where /media/<key> of the web chat is reachable from the internet
+        self.sign_media = sign_media  # key → the query of a link that works without a session
+        self.connection = connection
 
     def photo_url(self, ref: str) -> str | None:
         """A photo the platform can fetch: a URL as is; a web-chat photo through our public /media/."""
         if ref.startswith(("https://", "http://")):
             return ref
-        if ref.startswith("web:") and self.media_base:
-            return f"{self.media_base}/media/{ref[4:]}"
+        if ref.startswith("web:") and self.media_base and self.sign_media is not None:
+            return f"{self.media_base}/media/{ref[4:]}?{self.sign_media(ref[4:])}"
         return None  # a Telegram file id, or no public address: nothing the platform could fetch
 
     async def send(self, chat_id: str, reply: Reply, parts_sent: int = 0) -> None:
         """Photos first, then the text in parts; parts delivered by an earlier attempt are skipped."""
+        if self.connection is not None and self.connection.unavailable:
+            # Not the message's fault: it waits for the channel without using up an attempt.
+            raise DeliveryRetry("zalobot: not connected; waiting for the next attempt to connect",
+                                after=self.connection.retry_in(), parts_sent=parts_sent)
         photos = [url for url in map(self.photo_url, reply.photos) if url]
         steps = [("sendPhoto", {"chat_id": chat_id, "photo": url}) for url in photos] + [
             ("sendMessage", {"chat_id": chat_id, "text": part}) for part in split_text(reply.text)]
@@ -232,21 +246,33 @@ class ZaloBotChannel:
         self.runtime = runtime
         self.settings: Settings = runtime.settings
         self.api = ZaloBotAPI(self.settings.zalo_bot_token, self.settings.zalo_bot_base_url)
-        self.sender = ZaloBotSender(self.api, media_base=_origin(self.settings.zalo_bot_webhook_url))
+        self.connection = PlatformConnection("zalo_bot", self._connect, on_connected=self._connected,
+                                             describe=_describe)
+        self.sender = ZaloBotSender(self.api, media_base=_origin(self.settings.zalo_bot_webhook_url),
+                                    sign_media=runtime.web_security.media_query, connection=self.connection)
         self._poller: asyncio.Task | None = None
         self._chats: dict[str, asyncio.Task] = {}  # the latest task of each chat; the next one waits for it
 
     async def start(self) -> None:
+        """Connect to the platform; if it cannot be reached, the channel is degraded and keeps trying
+        in the background. Never raises: the rest of tiepdan serves either way."""
+        await self.connection.start()
+
+    async def _connect(self) -> None:
         me = await self.api.call("getMe") or {}
         log.info("zalobot: connected as %s", me.get("account_name") or me.get("id") or "?")
         if self.settings.zalo_bot_mode == "webhook":
             await self.api.call("setWebhook", {"url": self.settings.zalo_bot_webhook_url,
                                                "secret_token": self.settings.zalo_bot_webhook_secret})
-        else:
+        elif self._poller is None:
             await self.api.call("deleteWebhook")  # getUpdates does not work while a webhook is set
             self._poller = asyncio.create_task(self._poll(), name="zalobot-polling")
 
+    def _connected(self) -> None:
+        self.runtime.dispatcher.wake()  # what waited for the channel may leave now
+
     async def stop(self) -> None:
+        await self.connection.stop()
         if self._poller is not None:
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
@@ -337,6 +363,12 @@ class ZaloBotChannel:
                                                 "text": t(self.settings.default_language.value, "error.temporary")})
         except (ZaloBotError, ZaloBotUnreachable):
             log.warning("zalobot: could not send the temporary-failure notice")
+
+
+def _describe(error: BaseException) -> str:
+    """For the log: the platform's errors as they are (they never carry the token), anything else by
+    its kind only."""
+    return str(error) if isinstance(error, (ZaloBotError, ZaloBotUnreachable)) else type(error).__name__
 
 
 def _origin(url: str | None) -> str | None:

@@ -6,6 +6,13 @@ government decision (Saturday 2026-08-22 worked so that Monday 2026-08-31 is off
 the day of the event is not counted, the period starts the next day; a period whose last day is a
 weekend or holiday ends at the end of the next working day.
 
+The ``holidays`` package is the default, not the law: a commune can take back a day the package
+marks off but the law in force does not, add a Saturday worked in exchange for a day off, or add a
+day off the package does not know (``WorkingCalendar.adjust``; settings TIEPDAN_HOLIDAYS_REMOVE,
+TIEPDAN_WORKING_SATURDAYS, TIEPDAN_EXTRA_DAYS_OFF). A change of the Labour Code or a government
+swap is then a change of data. The composition root (``bot.app.Runtime``) adjusts ``DEFAULT_CALENDAR``
+once from the settings, so every deadline and the sweep count on the same days.
+
 The deadline sweep asks this for many items, so each year's working days are computed once into a
 sorted list of ordinals; counting is then a binary search, not a walk day by day.
 """
@@ -53,10 +60,26 @@ def vietnam_holidays() -> holidays.HolidayBase:
 
 
 class WorkingCalendar:
-    def __init__(self, extra_days_off: Iterable[date] = ()):
-        """``extra_days_off``: days a local decision closes the offices (storm, election) on top of the law."""
+    def __init__(self, extra_days_off: Iterable[date] = (), *, not_days_off: Iterable[date] = (),
+                 working_days: Iterable[date] = ()):
+        """The ``holidays`` package's working days, changed by three lists of dates (see ``adjust``)."""
         self._country = vietnam_holidays()
+        self.adjust(extra_days_off=extra_days_off, not_days_off=not_days_off, working_days=working_days)
+
+    def adjust(self, *, extra_days_off: Iterable[date] = (), not_days_off: Iterable[date] = (),
+               working_days: Iterable[date] = ()) -> None:
+        """Replace the changes to the package's days (each call replaces the previous ones):
+
+        - ``not_days_off``: holidays the package marks that the law in force does not; such a day is
+          counted as an ordinary day again (a working day from Monday to Friday);
+        - ``working_days``: days worked that are normally off, such as a Saturday worked in exchange for
+          a day off decided by the government;
+        - ``extra_days_off``: days off the package does not know: the day given in such an exchange, or
+          a local decision closing the offices (storm, election). It wins over the other two lists.
+        """
         self._extra_days_off = frozenset(extra_days_off)
+        self._not_days_off = frozenset(not_days_off)
+        self._working_days = frozenset(working_days)
         self._first_year = self._last_year = 0
         self._working: list[int] = []  # ordinals of the working days of the loaded years, ascending
         self._working_set: frozenset[int] = frozenset()
@@ -108,11 +131,20 @@ class WorkingCalendar:
         day, end = date(first_year, 1, 1), date(last_year, 12, 31)
         working = []
         while day <= end:
-            if day not in self._extra_days_off and self._country.is_working_day(day):
+            if self._works_on(day):
                 working.append(day.toordinal())
             day += timedelta(days=1)
         self._first_year, self._last_year = first_year, last_year
         self._working, self._working_set = working, frozenset(working)
+
+    def _works_on(self, day: date) -> bool:
+        if day in self._extra_days_off:
+            return False
+        if day in self._working_days:
+            return True
+        if day in self._not_days_off:
+            return day.weekday() < 5
+        return self._country.is_working_day(day)
 
 
 DEFAULT_CALENDAR = WorkingCalendar()

@@ -43,6 +43,9 @@ class Incoming:
     unsupported: str | None = None  # e.g. "sticker", "voice": something the bot cannot take
     display_name: str | None = None
     platform_language: str | None = None
+    # A phone number the platform vouches is the sender's own (a Telegram contact whose user_id is the
+    # sender's, the Zalo OA's user_submit_info); never a number someone typed.
+    verified_phone: str | None = None
 
     @property
     def command(self) -> str | None:
@@ -69,18 +72,26 @@ class Button:
 
 @dataclass(frozen=True)
 class Reply:
-    """One outgoing message: text, optional rows of buttons, optional media references."""
+    """One outgoing message: text, optional rows of buttons, optional media references.
+
+    ``phone_request``: the label of a control that shares the person's own phone number, on a channel
+    that has one (Telegram's request_contact keyboard, the Zalo OA's user-info card); channels without
+    one show the text alone, which then says how else to do it."""
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
     photos: tuple[str, ...] = ()
+    phone_request: str | None = None
 
     def to_payload(self) -> dict[str, Any]:
-        return {
+        payload = {
             "text": self.text,
             "buttons": [[{"label": b.label, "value": b.value} for b in row] for row in self.buttons],
             "photos": list(self.photos),
         }
+        if self.phone_request is not None:
+            payload["phone_request"] = self.phone_request
+        return payload
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> "Reply":
@@ -90,6 +101,7 @@ class Reply:
                 tuple(Button(b["label"], b["value"]) for b in row) for row in payload.get("buttons", [])
             ),
             photos=tuple(payload.get("photos", [])),
+            phone_request=payload.get("phone_request"),
         )
 
     def button_values(self) -> list[str]:

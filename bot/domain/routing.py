@@ -34,3 +34,25 @@ def route(rules: Iterable[RoutingRule], commune_code: int | None, category: str 
         if score is not None and score > best_score:
             best_score, best_unit = score, rule.unit_id
     return best_unit
+
+
+def handler_for(rules: Iterable[RoutingRule], commune_code: int | None, category: str | None, *,
+                commune_fallback: int | None, served_by: int | None = None, referred: bool = False,
+                province_fallback: int | None = None) -> int | None:
+    """The unit that handles an item of ``commune_code``, since 1/7/2025 when a province deploys one
+    tiepdan for all its communes. The commune's own rules and fallback come first. A commune without
+    units of its own is served by the province unit named for it (``served_by``) or, unless its
+    citizens are ``referred`` elsewhere (to another commune, an office without tiepdan), by the
+    province's fallback unit. None: nobody on tiepdan acts for it, and no item may be created."""
+    fallback = commune_fallback
+    if fallback is None:
+        fallback = served_by if served_by is not None else (None if referred else province_fallback)
+    return route(rules, commune_code, category, fallback)
+
+
+def second_complaint_handler(province_unit: int | None, routed: int | None) -> int | None:
+    """Luật Khiếu nại 2011, Điều 7 khoản 1 (and Điều 33 on its window): a second complaint goes to the
+    direct superior of whoever decided the first. With two levels of local government a commune
+    chairman's superior is the province's: its unit that takes second complaints, when the province has
+    named one; otherwise ``routed``, the commune's own routing."""
+    return province_unit if province_unit is not None else routed

@@ -2,7 +2,8 @@
 ``IllegalTransition``, never a silent change. Each move is an audit event and the citizen is told.
 
 received → accepted (thụ lý) | refused (with a legal reason) | forwarded (to the competent body)
-accepted → in progress ⇄ waiting for the citizen's information; extended / marked complex with a reason
+accepted → in progress ⇄ waiting for the citizen's information; extended / marked complex with a reason;
+suspended (tạm đình chỉ) ⇄ resumed, the resolution clock stopped meanwhile
 → answered → closed (rated, or after a quiet period) | reopened | escalated to a second-time complaint.
 The citizen may withdraw (rút đơn) at any open step.
 """
@@ -26,6 +27,7 @@ class ItemStatus(str, Enum):
     reopened = "reopened"
     escalated = "escalated"        # followed by a second-time complaint
     withdrawn = "withdrawn"        # rút đơn
+    suspended = "suspended"        # tạm đình chỉ giải quyết: the resolution clock stands still
 
 
 class Action(str, Enum):
@@ -41,6 +43,9 @@ class Action(str, Enum):
     reopen = "reopen"
     escalate = "escalate"
     withdraw = "withdraw"
+    extend_intake = "extend_intake"  # a denunciation to be checked at several places (Luật Tố cáo 2018 Đ.24 k1)
+    suspend = "suspend"              # tạm đình chỉ giải quyết
+    resume = "resume"                # tiếp tục giải quyết
 
     @property
     def requires_reason(self) -> bool:
@@ -49,8 +54,11 @@ class Action(str, Enum):
 
 # A refusal states its reason (Luật Khiếu nại 2011 Đ.27; Luật Tố cáo 2018 Đ.24 khoản 1); a forward
 # says where to and why; an extension or a complex finding is decided in writing (Luật Tố cáo 2018
-# Đ.30 khoản 4; NĐ 155/2026/NĐ-CP Điều 2: Điều 3a khoản 2 NĐ 124/2020); a request says what is missing.
-REASON_REQUIRED = frozenset({Action.refuse, Action.forward, Action.extend, Action.request_info})
+# Đ.30 khoản 4; NĐ 155/2026/NĐ-CP Điều 2: Điều 3a khoản 2 NĐ 124/2020); a request says what is missing;
+# a suspension and its lifting are decisions stating their grounds (Luật Tố cáo 2018 Đ.34 khoản 4;
+# NĐ 124/2020 Điều 28b, Mẫu 14a, 14b, added by NĐ 155/2026/NĐ-CP).
+REASON_REQUIRED = frozenset({Action.refuse, Action.forward, Action.extend, Action.request_info,
+                             Action.extend_intake, Action.suspend, Action.resume})
 
 # Only a first complaint can be taken to a second: after its decision, or when its period ran out
 # unresolved (Luật Khiếu nại 2011, Điều 33 khoản 1).
@@ -59,6 +67,10 @@ ACTION_ONLY_FOR: dict[Action, frozenset[ItemKind]] = {
     # Only the laws on complaints (Đ.28, Đ.37: a complex case) and denunciations (Đ.30: extensions)
     # lengthen a resolution period; feedback has a target, anonymous information none at all.
     Action.extend: frozenset({ItemKind.complaint_first, ItemKind.complaint_second, ItemKind.denunciation}),
+    Action.extend_intake: frozenset({ItemKind.denunciation}),
+    # Luật Tố cáo 2018 Đ.34; Luật Khiếu nại 2011 Đ.11a (as amended in 2025).
+    Action.suspend: frozenset({ItemKind.complaint_first, ItemKind.complaint_second, ItemKind.denunciation}),
+    Action.resume: frozenset({ItemKind.complaint_first, ItemKind.complaint_second, ItemKind.denunciation}),
 }
 
 S, A = ItemStatus, Action
@@ -67,6 +79,7 @@ TRANSITIONS: dict[tuple[ItemStatus, Action], ItemStatus] = {
     (S.received, A.refuse): S.refused,
     (S.received, A.forward): S.forwarded,
     (S.received, A.withdraw): S.withdrawn,
+    (S.received, A.extend_intake): S.received,
 
     (S.accepted, A.start): S.in_progress,
     (S.accepted, A.request_info): S.waiting_info,
@@ -74,18 +87,24 @@ TRANSITIONS: dict[tuple[ItemStatus, Action], ItemStatus] = {
     (S.accepted, A.answer): S.answered,
     (S.accepted, A.escalate): S.escalated,
     (S.accepted, A.withdraw): S.withdrawn,
+    (S.accepted, A.suspend): S.suspended,
 
     (S.in_progress, A.request_info): S.waiting_info,
     (S.in_progress, A.extend): S.in_progress,
     (S.in_progress, A.answer): S.answered,
     (S.in_progress, A.escalate): S.escalated,
     (S.in_progress, A.withdraw): S.withdrawn,
+    (S.in_progress, A.suspend): S.suspended,
 
     (S.waiting_info, A.info_provided): S.in_progress,
     (S.waiting_info, A.start): S.in_progress,  # the officer goes on without the information
     (S.waiting_info, A.extend): S.waiting_info,
     (S.waiting_info, A.escalate): S.escalated,
     (S.waiting_info, A.withdraw): S.withdrawn,
+    (S.waiting_info, A.suspend): S.suspended,
+
+    (S.suspended, A.resume): S.in_progress,
+    (S.suspended, A.withdraw): S.withdrawn,
 
     (S.answered, A.close): S.closed,
     (S.answered, A.reopen): S.reopened,
@@ -102,7 +121,7 @@ TRANSITIONS: dict[tuple[ItemStatus, Action], ItemStatus] = {
     (S.closed, A.escalate): S.escalated,
 }
 
-OPEN = frozenset({S.received, S.accepted, S.in_progress, S.waiting_info, S.reopened})
+OPEN = frozenset({S.received, S.accepted, S.in_progress, S.waiting_info, S.reopened, S.suspended})
 
 
 class IllegalTransition(ValueError):

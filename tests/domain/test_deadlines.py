@@ -119,24 +119,25 @@ def test_the_denouncer_is_told_of_acceptance_within_5_working_days():
 
 
 def test_an_especially_complex_denunciation_is_extended_twice_and_no_more():
-    first = due(D, Phase.resolution, date(2026, 3, 2))
+    accepted = date(2026, 3, 2)
+    first = due(D, Phase.resolution, accepted)
     assert first.due_on == date(2026, 4, 1) and first.rule.citation == "Luật Tố cáo 2018, Điều 30 khoản 1"
-    # 01/04 + 30 = Friday 01/05 (Labour Day) → Monday 04/05.
-    once = extend_denunciation(first.due_on, 0, especially_complex=True, calendar=calendar)
+    # 60 days from acceptance = Friday 01/05 (Labour Day) → Monday 04/05.
+    once = extend_denunciation(accepted, 0, especially_complex=True, decided_on=date(2026, 3, 30), calendar=calendar)
     assert once.due_on == date(2026, 5, 4)
     assert "khoản 3" in once.rule.citation
-    # 04/05 + 30 = Wednesday 03/06.
-    twice = extend_denunciation(once.due_on, 1, especially_complex=True, calendar=calendar)
-    assert twice.due_on == date(2026, 6, 3)
+    # 90 days = Sunday 31/05 → Monday 01/06 (not 04/05 + 30 = 03/06: the moved end is not extended).
+    twice = extend_denunciation(accepted, 1, especially_complex=True, decided_on=date(2026, 5, 4), calendar=calendar)
+    assert twice.due_on == date(2026, 6, 1)
     with pytest.raises(ExtensionNotAllowed):
-        extend_denunciation(twice.due_on, 2, especially_complex=True, calendar=calendar)
+        extend_denunciation(accepted, 2, especially_complex=True, decided_on=date(2026, 5, 20), calendar=calendar)
 
 
 def test_a_complex_denunciation_is_extended_once():
-    once = extend_denunciation(date(2026, 4, 1), 0, calendar=calendar)
+    once = extend_denunciation(date(2026, 3, 2), 0, decided_on=date(2026, 3, 30), calendar=calendar)
     assert once.due_on == date(2026, 5, 4) and "khoản 2" in once.rule.citation
     with pytest.raises(ExtensionNotAllowed):
-        extend_denunciation(once.due_on, 1, calendar=calendar)
+        extend_denunciation(date(2026, 3, 2), 1, decided_on=date(2026, 4, 30), calendar=calendar)
 
 
 # Phản ánh, kiến nghị

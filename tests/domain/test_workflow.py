@@ -72,3 +72,29 @@ def test_only_a_first_complaint_escalates_to_a_second():
 
 def test_nothing_moves_a_finished_item():
     assert allowed_actions(S.withdrawn) == [] and allowed_actions(S.escalated) == []
+
+
+def test_a_complaint_or_denunciation_is_suspended_and_resumed_and_may_be_withdrawn_meanwhile():
+    for kind in (ItemKind.complaint_first, ItemKind.complaint_second, ItemKind.denunciation):
+        for running in (S.accepted, S.in_progress, S.waiting_info):
+            assert transition(running, A.suspend, kind) is S.suspended
+        assert transition(S.suspended, A.resume, kind) is S.in_progress
+        assert allowed_actions(S.suspended, kind) == [A.resume, A.withdraw]
+    assert is_open(S.suspended)
+    assert A.suspend.requires_reason and A.resume.requires_reason  # each by a written decision
+    for kind in (ItemKind.feedback, ItemKind.information):  # no law suspends a period they do not have
+        with pytest.raises(IllegalTransition):
+            transition(S.accepted, A.suspend, kind)
+    for action in (A.answer, A.extend, A.escalate, A.suspend):  # nothing runs while suspended
+        with pytest.raises(IllegalTransition):
+            transition(S.suspended, action, ItemKind.complaint_first)
+
+
+def test_only_a_received_denunciation_has_its_intake_lengthened_for_checks_at_several_places():
+    assert transition(S.received, A.extend_intake, ItemKind.denunciation) is S.received
+    assert A.extend_intake.requires_reason
+    for kind in (ItemKind.feedback, ItemKind.complaint_first, ItemKind.information):
+        with pytest.raises(IllegalTransition):
+            transition(S.received, A.extend_intake, kind)
+    with pytest.raises(IllegalTransition):
+        transition(S.accepted, A.extend_intake, ItemKind.denunciation)

@@ -145,6 +145,7 @@
         render(data.messages || [], mine || true);
         // The long-poll may have shown the answer first: still show the question above its answer.
         if (mine) reveal(mine);
+        if (data.notice) setStatus(data.notice, null);  // e.g. a staff member has logged out
       } else {
         error = data.error || TEXT.failed;
         retryable = response.status >= 500 || response.status === 429;
@@ -238,6 +239,10 @@
     try {
       const response = await fetch("/api/chat/messages?after=" + cursor + "&wait=" + wait,
                                    { credentials: "same-origin", signal: abort.signal });
+      if (response.status === 401) {  // a staff chat whose session ended: say why, keep polling slowly
+        const data = await response.json().catch(() => ({}));
+        if (data.error) setStatus(data.error, null);
+      }
       if (!response.ok) throw new Error("HTTP " + response.status);
       return (await response.json()).messages || [];
     } finally {
