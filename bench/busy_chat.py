@@ -33,6 +33,7 @@ import tempfile
 import time
 from dataclasses import dataclass, replace
 
+from bench.broadcast import _busiest_second
 from bench.common import DATABASES, DatabaseUnavailable, Table, database, percentile, run_alone
 from bench.fake_bot_api import FakeBotAPIProcess
 from bot.app import Runtime
@@ -132,15 +133,6 @@ async def _until(fake: FakeBotAPIProcess, done, timeout: float) -> dict:
 def _seconds(latency: tuple[float, bool]) -> float | str:
     seconds, answered = latency
     return seconds if answered else f"> {seconds:.0f}"
-
-
-def _busiest_second(times: list[float]) -> int:
-    best, start = 0, 0
-    for end, at in enumerate(times):
-        while at - times[start] >= 1.0:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 async def run(options: Options) -> list[Table]:

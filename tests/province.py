@@ -24,7 +24,8 @@ from storage.models import (
     Unit,
     User,
 )
-from tests.webchat import Browser, chat_id, describe, rows
+from tests.webchat import file_item as file_item_of
+from tests.webchat import Browser, chat_id, rows
 
 HOAN_KIEM, BA_VI, BAT_TRANG, SUOI_HAI = 70, 9700, 583, 9694
 THUC_PHAN = 1273  # a ward of Cao Bằng, another province
@@ -69,16 +70,7 @@ async def unit_id(runtime, name: str, commune: int | None = HOAN_KIEM) -> int:
 
 
 async def file_item(tab: Browser, kind: str, category: str, text: str, *, identity: bool) -> list[dict]:
-    await describe(tab, kind, category, text)
-    await tab.send(button="location:skip")
-    if identity:
-        await tab.send(button="consent:yes")
-        await tab.send(NAME)
-        await tab.send(ADDRESS)
-        await tab.send(PHONE)
-    else:
-        await tab.send(button="consent:anonymous")
-    return await tab.send(button="submit:send")
+    return await file_item_of(tab, kind, category, text, (NAME, ADDRESS, PHONE) if identity else None)
 
 
 async def items(runtime, commune: int) -> dict[str, Item]:

@@ -27,7 +27,8 @@ from bot.texts import t
 from scheduler.sweep import sweep
 from storage.models import ChannelIdentity, Invite, Item, ItemEvent, OutboxMessage, Unit, User, utcnow
 from tests.telegram_fake import RecordingBotAPI, button_update, text_update
-from tests.webchat import Browser, chat_id, describe, reach_menu, rows
+from tests.webchat import file_item as file_item_of
+from tests.webchat import Browser, chat_id, reach_menu, rows
 
 OFFICE = "Văn phòng HĐND và UBND phường"
 ECONOMY = "Phòng Kinh tế, Hạ tầng và Đô thị"
@@ -64,16 +65,7 @@ async def _chat(tab: Browser) -> str:
 
 
 async def _file(tab: Browser, kind: str, category: str, text: str, *, identity: bool) -> None:
-    await describe(tab, kind, category, text)
-    await tab.send(button="location:skip")
-    if identity:
-        await tab.send(button="consent:yes")
-        await tab.send(NAME)
-        await tab.send(ADDRESS)
-        await tab.send(PHONE)
-    else:
-        await tab.send(button="consent:anonymous")
-    await tab.send(button="submit:send")
+    await file_item_of(tab, kind, category, text, (NAME, ADDRESS, PHONE) if identity else None)
 
 
 @pytest.fixture

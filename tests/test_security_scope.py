@@ -34,7 +34,8 @@ from storage.models import (
     User,
     utcnow,
 )
-from tests.webchat import Browser, buttons, chat_id, describe, reach_menu, rows
+from tests.webchat import file_item as file_item_of
+from tests.webchat import Browser, buttons, chat_id, rows
 
 HOAN_KIEM, BA_DINH = 70, 4
 OFFICE = "Văn phòng HĐND và UBND phường"        # public-order items go here
@@ -75,16 +76,7 @@ async def _unit(runtime, commune: int, name: str) -> int:
 
 
 async def _file(tab: Browser, kind: str, category: str, text: str, *, identity: bool) -> None:
-    await describe(tab, kind, category, text)
-    await tab.send(button="location:skip")
-    if identity:
-        await tab.send(button="consent:yes")
-        await tab.send(NAME)
-        await tab.send(ADDRESS)
-        await tab.send(PHONE)
-    else:
-        await tab.send(button="consent:anonymous")
-    await tab.send(button="submit:send")
+    await file_item_of(tab, kind, category, text, (NAME, ADDRESS, PHONE) if identity else None)
 
 
 @pytest.fixture

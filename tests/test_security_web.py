@@ -33,7 +33,7 @@ from storage.models import (
     User,
 )
 from tests.test_webchat_media import png
-from tests.webchat import Browser, chat_id, describe, reach_menu, rows, same_origin
+from tests.webchat import Browser, chat_id, reach_menu, rows, same_origin
 
 OFFICE = "Văn phòng HĐND và UBND phường"
 ECONOMY = "Phòng Kinh tế, Hạ tầng và Đô thị"

@@ -85,6 +85,20 @@ async def give_contact(tab: Browser) -> list[dict]:
     return await tab.send("0912345678")
 
 
+async def file_item(tab: Browser, kind: str, category: str, text: str,
+                    contact: tuple[str, str, str] | None = None) -> list[dict]:
+    """From the menu to the receipt: with consent and ``contact`` (name, address, phone), or anonymously."""
+    await describe(tab, kind, category, text)
+    await tab.send(button="location:skip")
+    if contact is not None:
+        await tab.send(button="consent:yes")
+        for answer in contact:
+            await tab.send(answer)
+    else:
+        await tab.send(button="consent:anonymous")
+    return await tab.send(button="submit:send")
+
+
 async def file_complaint(tab: Browser) -> list[dict]:
     await describe(tab, "complaint_first", "land", COMPLAINT)
     await tab.send(button="location:skip")
