@@ -166,11 +166,6 @@ async def actor_for(uow, user: User) -> Actor:
     return actor
 
 
-def may_handle(user: User, item: Item) -> bool:
-    """For a caller without a unit of work: the commune on the user's record stands for their unit's."""
-    return policy.may_see_item(Actor.of(user), item)
-
-
 async def may_see(uow, user: User, item: Item) -> bool:
     return policy.may_see_item(await actor_for(uow, user), item)
 

@@ -5,4 +5,3 @@ STAFF_ROLES = ("officer", "leader", "admin", "chairman", "vice_chairman", "provi
                "inspection_board", "investment_board")
 # Who works a unit's items: told of its new items, offered when an item is assigned.
 UNIT_STAFF_ROLES = ("officer", "leader", "admin")
-LEADER_ROLES = ("leader", "admin")  # may publish and may reveal a denouncer's identity, with a reason
