@@ -12,6 +12,7 @@ from aiohttp import web
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot import console, public
 from bot.channels.web import WebChat
 from bot.channels.zalo_bot import ZaloBotChannel
 from bot.domain.calendar import DEFAULT_CALENDAR
@@ -80,6 +81,8 @@ class Runtime:
         app = web.Application(client_max_size=self.settings.max_photo_bytes + 64 * 1024)
         app.add_routes(self.web_chat.routes())
         app.add_routes([web.get("/healthz", self._health)])
+        app.add_routes(console.routes(self))
+        app.add_routes(public.routes(self))
         app.on_response_prepare.append(security_headers(self.web_security))
         if self.zalo is not None:
             app.add_routes(self.zalo.routes())

@@ -602,3 +602,8 @@ class BoardInvite(Base):
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column(nullable=True)
     used_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+
+# Later areas keep their tables in modules of their own; importing them here puts every table in
+# Base.metadata (the test fixtures empty the database from it).
+from storage import models_desk, models_public, models_scale, models_webchat, models_zalo  # noqa: E402,F401
