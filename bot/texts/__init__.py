@@ -5,16 +5,16 @@ key missing everywhere is a programming error (KeyError), caught by the catalogu
 
 The chat's texts live in ``vi.py`` and ``en.py``. Each later surface keeps its texts in a module of
 its own holding both languages side by side (``VI`` and ``EN`` dicts): ``desk`` (the staff console,
-the reception register and reports), ``public`` (the public pages and open data), ``webpage`` (the
+the reception register), ``reports`` (reports and the dashboard), ``public`` (the public pages and open data), ``webpage`` (the
 web chat page itself) and ``zalo`` (Zalo's template notices and set-up). A key defined twice is an
 error at import.
 """
 
 from __future__ import annotations
 
-from bot.texts import desk, en, public, vi, webpage, zalo
+from bot.texts import desk, en, public, reports, vi, webpage, zalo
 
-AREAS = (desk, public, webpage, zalo)
+AREAS = (desk, reports, public, webpage, zalo)
 
 
 def _merged(base: dict[str, str], language: str) -> dict[str, str]:
