@@ -1,7 +1,8 @@
 """Run every benchmark and print all tables: ``python3 -m bench`` (``--quick`` for a smoke run).
 
 Each benchmark also runs alone: ``python3 -m bench.pipeline``, ``bench.broadcast``, ``bench.busy_chat``,
-``bench.longpoll``, ``bench.sweep``, ``bench.memory`` (``--help`` lists each one's knobs).
+``bench.longpoll``, ``bench.sweep``, ``bench.memory``, ``bench.public_pages``, ``bench.scale_out``
+(``--help`` lists each one's knobs).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from datetime import datetime, timezone
 
 from bench.common import Table, machine
 
-NAMES = ("pipeline", "broadcast", "busy_chat", "longpoll", "sweep", "memory")
+NAMES = ("pipeline", "broadcast", "busy_chat", "longpoll", "sweep", "memory", "public_pages", "scale_out")
 
 
 def report(groups: list[list[Table]], json_path: str | None, started: float | None = None) -> None:
@@ -32,10 +33,10 @@ def report(groups: list[list[Table]], json_path: str | None, started: float | No
 
 
 async def run_all(quick: bool, only: list[str]) -> list[list[Table]]:
-    from bench import broadcast, busy_chat, longpoll, memory, pipeline, sweep
+    from bench import broadcast, busy_chat, longpoll, memory, pipeline, public_pages, scale_out, sweep
 
     modules = {"pipeline": pipeline, "broadcast": broadcast, "busy_chat": busy_chat, "longpoll": longpoll,
-               "sweep": sweep, "memory": memory}
+               "sweep": sweep, "memory": memory, "public_pages": public_pages, "scale_out": scale_out}
     groups = []
     for name in only:
         module = modules[name]

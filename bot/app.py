@@ -15,10 +15,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot import console, public
 from bot.channels.web import WebChat
 from bot.channels.zalo_bot import ZaloBotChannel
+from bot.metrics import Metrics, MetricsServer, database_collector
 from bot.domain.calendar import DEFAULT_CALENDAR
 from bot.settings import Settings
 from bot.web_security import WebSecurity, security_headers
 from bot.web_server import BoundedSite, connection_cap, raise_file_limit
+from handlers.pipeline import group_commit_for
 from scheduler.jobs import build_scheduler
 from scheduler.sweep import EscalationLadder
 from scheduler.outbox import OutboxDispatcher
@@ -34,15 +36,31 @@ HEALTH_TIMEOUT = 2.0  # seconds a health check waits for the database
 
 
 class Runtime:
-    """Everything a running tiepdan holds. ``start()`` migrates and starts; ``stop()`` undoes it."""
+    """Everything a running tiepdan holds. ``start()`` migrates and starts; ``stop()`` undoes it.
+
+    Roles (``tiepdan serve --no-scheduler/--no-dispatcher/--web-only``): any number of processes may
+    share one PostgreSQL database, each serving the web app and the webhooks. ``run_scheduler`` runs
+    the sweep (its advisory lock lets one process at a time do it); ``run_dispatcher`` sends the outbox
+    (claims with SKIP LOCKED); ``poll`` lets this process poll Telegram when it is elected to
+    (bot/leader.py: one process at a time). A process that does not dispatch tells the others, through
+    NOTIFY, that a commit wrote outbox rows."""
 
     def __init__(self, settings: Settings, *, telegram_request: BaseRequest | None = None,
-                 telegram_get_updates_request: BaseRequest | None = None, run_scheduler: bool = True):
+                 telegram_get_updates_request: BaseRequest | None = None, run_scheduler: bool = True,
+                 run_dispatcher: bool = True, poll: bool = True):
         self.settings = settings
+        self.run_dispatcher, self.poll = run_dispatcher, poll
         # Every deadline and the sweep count working days on this one calendar (bot/domain/calendar.py).
         DEFAULT_CALENDAR.adjust(**settings.calendar_changes)
         self.engine = create_engine(settings.database_url)
+        url = self.engine.url
+        # asyncpg's own connections (LISTEN, the polling leader's lock) take a plain postgresql:// DSN.
+        self.postgres_dsn = (url.set(drivername="postgresql").render_as_string(hide_password=False)
+                             if url.get_backend_name() == "postgresql" else None)
+        self.metrics = Metrics()
+        self.metrics_collector = database_collector(self)
         self.uows = UnitOfWorkFactory(session_factory(self.engine), on_commit=self._wake_dispatcher)
+        group_commit_for(self.uows).metrics = self.metrics
         self.web_security = WebSecurity(trust_proxy=settings.trust_proxy, allowed_origins=settings.origins)
         self.web_chat = WebChat(self)
         self.telegram = None
@@ -65,16 +83,24 @@ class Runtime:
         if self.zalo_bot is not None:
             senders["zalobot"] = self.zalo_bot.sender
         self.dispatcher = OutboxDispatcher(self.uows, senders, max_attempts=settings.outbox_max_attempts)
+        self.dispatcher.metrics = self.metrics
+        if self.web_chat.wakeups is not None and run_dispatcher:
+            self.web_chat.wakeups.on_outbox = self.dispatcher.wake  # a web-only process's commits
         self.scheduler = (build_scheduler(self.uows, settings.timezone, settings.sweep_interval_seconds,
                                           retention_anonymous_days=settings.retention_anonymous_days,
                                           retention_upload_hours=settings.retention_upload_hours,
+                                          digest_hour=settings.digest_hour,
                                           ladder=EscalationLadder(settings.escalate_commune_after_working_days,
-                                                                  settings.escalate_province_after_working_days))
+                                                                  settings.escalate_province_after_working_days),
+                                          metrics=self.metrics)
                           if run_scheduler else None)
         self.web_app = self._build_web_app()
 
     def _wake_dispatcher(self) -> None:
-        self.dispatcher.wake()
+        if self.run_dispatcher:
+            self.dispatcher.wake()
+        elif self.web_chat.wakeups is not None:
+            self.web_chat.wakeups.wake_dispatchers()
 
     def _build_web_app(self) -> web.Application:
         # Photos are the largest thing a citizen uploads; the JSON API enforces its own smaller limit.
@@ -125,7 +151,8 @@ class Runtime:
         if migrate:
             await upgrade(self.engine)
         await self.web_chat.start()
-        self.dispatcher.start()  # a degraded channel's messages wait as pending rows, attempts unused
+        if self.run_dispatcher:
+            self.dispatcher.start()  # a degraded channel's messages wait as pending rows, attempts unused
         await asyncio.gather(*(channel.start() for channel in self._platform_channels().values()))
         if self.scheduler is not None:
             self.scheduler.start()
@@ -154,7 +181,8 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-async def serve(settings: Settings, *, demo: bool = False) -> None:
+async def serve(settings: Settings, *, demo: bool = False, run_scheduler: bool = True, run_dispatcher: bool = True,
+                poll: bool = True) -> None:
     """Migrate, start everything, and run until SIGINT or SIGTERM.
 
     The migration runs in a child process (``storage.migrate.upgrade_in_child``), started first so
@@ -164,7 +192,7 @@ async def serve(settings: Settings, *, demo: bool = False) -> None:
     migration = asyncio.create_task(upgrade_in_child(settings.database_url))
     await asyncio.sleep(0)  # let the child start now, not after the runtime is built
     try:
-        runtime = Runtime(settings)
+        runtime = Runtime(settings, run_scheduler=run_scheduler, run_dispatcher=run_dispatcher, poll=poll)
     except BaseException:
         migration.cancel()  # kills the child
         await asyncio.gather(migration, return_exceptions=True)
@@ -191,6 +219,11 @@ async def serve(settings: Settings, *, demo: bool = False) -> None:
                        max_connections=connection_cap(settings.max_connections, file_limit))
     await site.start()
     log.info("web: at most %d connections (open-file limit %d)", site.max_connections, file_limit)
+    metrics = MetricsServer(runtime, settings.metrics_host, settings.metrics_port) if settings.metrics_port else None
+    if metrics is not None and await metrics.start():
+        log.info("metrics at http://%s:%d/metrics", settings.metrics_host, metrics.port)
+    roles = [name for name, on in (("sweep", run_scheduler), ("dispatch", run_dispatcher), ("poll", poll)) if on]
+    log.info("roles: web%s", "".join(f", {role}" for role in roles))
     print(f"tiepdan: web chat at http://{settings.web_host}:{settings.web_port}/"
           + (" — Telegram " + settings.telegram_mode.value if runtime.telegram else " — Telegram off (no token)")
           + (" — Zalo Bot " + settings.zalo_bot_mode if runtime.zalo_bot else ""),
@@ -203,4 +236,6 @@ async def serve(settings: Settings, *, demo: bool = False) -> None:
         await stop.wait()
     finally:
         await runner.cleanup()
+        if metrics is not None:
+            await metrics.stop()
         await runtime.stop()

@@ -14,7 +14,8 @@ Learning that someone is verified (bot/residents.py) counts their votes in open 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
@@ -146,9 +147,15 @@ async def results(session, consultation: Consultation, comments: int = 5) -> Res
     return Results(tallies[VERIFIED], tallies[UNVERIFIED], list(said))
 
 
-def results_text(language: str, consultation: Consultation, counted: Results) -> str:
-    """Both tallies, each labelled, every option in each; then a few comments."""
+def results_text(language: str, consultation: Consultation, counted: Results, *, zone=None) -> str:
+    """Both tallies, each labelled, every option in each; then a few comments. A consultation closed
+    before its published end says so first: when, and the leader's reason."""
     lines = []
+    if consultation.close_reason and consultation.closed_at is not None:
+        zone = zone or DEFAULT_ZONE
+        lines.append(t(language, "conv.consult.closed_early", reason=consultation.close_reason,
+                       closed=f"{_aware(consultation.closed_at).astimezone(zone):%H:%M %d/%m/%Y}",
+                       closes=f"{_aware(consultation.closes_at).astimezone(zone):%H:%M %d/%m/%Y}"))
     for key, tally in (("consult.results_official", counted.official),
                        ("consult.results_unverified", counted.unverified)):
         lines.append(t(language, key, total=tally.total))
@@ -159,3 +166,11 @@ def results_text(language: str, consultation: Consultation, counted: Results) ->
     if counted.comments:
         lines.append(t(language, "consult.comments") + "\n" + "\n".join(f"“{c[:200]}”" for c in counted.comments))
     return "\n".join(lines)
+
+
+# The commune's zone when a caller has none at hand (the settings' default).
+DEFAULT_ZONE = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)  # SQLite hands back naive UTC

@@ -21,9 +21,9 @@ def photos_for(channel: str, refs: list[str] | tuple[str, ...]) -> tuple[list[st
         elif channel == "telegram":
             if not ref.startswith("web:"):  # a file id of our own bot, or a URL Telegram fetches
                 shown.append(ref)
-        elif channel == "zalobot":
-            if ref.startswith("web:") or _is_url(ref):  # its sender turns web photos into public URLs
+        elif channel in ("zalobot", "zalo"):
+            if ref.startswith("web:") or _is_url(ref):  # their senders turn stored photos into public URLs
                 shown.append(ref)
-        elif _is_url(ref):  # Zalo OA and anything else: only what can be fetched
+        elif _is_url(ref):  # anything else: only what can be fetched
             shown.append(ref)
     return shown, len(refs) - len(shown)

@@ -7,7 +7,7 @@ redacted), its deadlines with their legal basis and the first audit event, all i
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
@@ -158,17 +158,24 @@ class DueDate(NamedTuple):
     citation: str
 
 
-async def file_submission(uow, citizen_id: int, channel: str, chat_id: str, submission: Submission,
-                          zone: ZoneInfo) -> tuple[Item, list[DueDate]]:
+async def file_submission(uow, citizen_id: int | None, channel: str, chat_id: str | None, submission: Submission,
+                          zone: ZoneInfo, *, received_on: date | None = None,
+                          recorded_by: int | None = None) -> tuple[Item, list[DueDate]]:
     """The item with its contact, deadlines and audit event, and its unit's officers told. Nothing is
     flushed here: submissions committed together are written with one statement a table
-    (``ItemRepository.add_filed``); the item has its id once the next statement runs."""
+    (``ItemRepository.add_filed``); the item has its id once the next statement runs.
+
+    The reception register (bot/register.py) files for a citizen who came, wrote or phoned: no chat
+    (``citizen_id`` and ``chat_id`` None), ``recorded_by`` the officer, and ``received_on`` the day it
+    was received, from which the deadlines count exactly as for a chat filing that day."""
     kind = submission.kind
     if kind is ItemKind.denunciation and submission.contact is None:
         kind = ItemKind.information  # anonymous denunciations are information only (Luật Tố cáo 2018, Đ.25)
     # No item without a unit: NoUnit when nobody on tiepdan acts for the commune (bot/organisation.py).
     unit_id = submission.unit_id or await unit_for(uow, submission.commune_code, submission.category)
     received_at = utcnow()
+    if received_on is not None and received_on != received_at.astimezone(zone).date():
+        received_at = datetime.combine(received_on, time(12), zone)  # back-dated: midday of that local day
     # 45 random bits: a code already taken is too rare to look up first. The unique constraint refuses
     # it, and the pipeline runs the step again, with a new code (handlers/pipeline.py, GroupCommit).
     item = Item(tracking_code=new_tracking_code(), kind=kind.value, category=submission.category,
@@ -181,7 +188,9 @@ async def file_submission(uow, citizen_id: int, channel: str, chat_id: str, subm
     if submission.contact is not None:
         c = submission.contact
         rows[ItemContact.__table__] = [{"full_name": c.full_name, "address": c.address, "phone": c.phone}]
-        rows[Consent.__table__] = [{"user_id": citizen_id, "purpose": CONTACT_PURPOSE, "granted_at": received_at}]
+        if citizen_id is not None:  # at the desk, the officer notes the consent in the register instead
+            rows[Consent.__table__] = [{"user_id": citizen_id, "purpose": CONTACT_PURPOSE,
+                                        "granted_at": received_at}]
     received_on = received_at.astimezone(zone).date()
     deadlines = []
     for phase in PHASES_AT_RECEIPT[kind]:
@@ -191,9 +200,10 @@ async def file_submission(uow, citizen_id: int, channel: str, chat_id: str, subm
             continue
         deadlines.append(DueDate(phase.value, deadline.due_on, deadline.rule.rule_id, deadline.rule.citation))
     rows[ItemDeadline.__table__] = [{**d._asdict(), "created_at": received_at} for d in deadlines]
-    rows[ItemEvent.__table__] = [{"at": received_at, "actor_id": citizen_id, "action": "submit", "from_status": None,
-                                  "to_status": ItemStatus.received.value, "note": None,
-                                  "data": {"channel": channel}}]
+    rows[ItemEvent.__table__] = [{"at": received_at, "actor_id": recorded_by or citizen_id, "action": "submit",
+                                  "from_status": None, "to_status": ItemStatus.received.value, "note": None,
+                                  "data": {"channel": channel, **({"recorded_by": recorded_by}
+                                                                  if recorded_by is not None else {})}}]
     uow.items.add_filed(item, rows)
     notify_unit(uow, item, deadlines, _forwarding_deadline(kind, received_on))
     return item, deadlines
@@ -307,11 +317,54 @@ async def withdraw(uow, item: Item, citizen_id: int) -> None:
     await move(uow, item, Action.withdraw, actor_id=citizen_id, notify=False)
 
 
-async def provide_information(uow, item: Item, citizen_id: int, text: str, photos: list[str]) -> None:
-    """The citizen answers an officer's request for information; the clock runs again."""
-    await move(uow, item, Action.info_provided, actor_id=citizen_id, note=text, data={"photos": photos},
-               notify=False)
+# The timeline event of information a citizen sends after the first answer to a request, before «Done».
+INFO_ADDED = "info_added"
+
+
+async def provide_information(uow, item: Item, citizen_id: int, text: str, photos: list[str]) -> ItemEvent:
+    """The citizen answers an officer's request for information, in as many messages as they need:
+    the first moves the item on (its clock runs again), the next ones are added to it while it is
+    open. The item's officers are told at once each time (no personal data in the notice)."""
+    if item.status == ItemStatus.waiting_info.value:
+        event = await move(uow, item, Action.info_provided, actor_id=citizen_id, note=text or None,
+                           data={"photos": photos}, notify=False)
+    elif is_open(ItemStatus(item.status)):
+        event = ItemEvent(item_id=item.id, actor_id=citizen_id, action=INFO_ADDED, note=text or None,
+                          data={"photos": photos})
+        uow.items.record(event)
+        await uow.session.flush()
+    else:
+        raise IllegalTransition(ItemStatus(item.status), Action.info_provided, ItemKind(item.kind))
     item.photos = [*item.photos, *photos]
+    await _tell_officers_information(uow, item, event, len(photos))
+    return event
+
+
+async def _tell_officers_information(uow, item: Item, event: ItemEvent, photos: int) -> None:
+    """The officer assigned to the item, or else every officer of its unit, on each channel they use."""
+    if item.unit_id is None:
+        return
+    staff = await uow.users.staff_chats({item.unit_id}, UNIT_STAFF_ROLES)
+    assigned = [row for row in staff if row[1] == item.assignee_id]
+    notices = []
+    for _, user_id, language, channel, chat_id in assigned or staff:
+        extra = t(language, "conv.officer_info_photos", count=photos) if photos else ""
+        reply = Reply(t(language, "conv.officer_info", code=item.tracking_code, photos=extra),
+                      ((Button(t(language, "officer.open"), f"g:oi:{item.id}"),),))
+        notices.append((channel, chat_id, reply, f"info:{event.id}:{user_id}:{channel}"))
+    await uow.outbox.enqueue_many(notices, item_id=item.id, at_commit=True)
+
+
+async def last_contact(uow, citizen_id: int) -> tuple[str, str, str] | None:
+    """The name, address and phone a citizen gave with their latest item that has all three, to be
+    offered back (never filled in without their say); None when there is none (or it was erased)."""
+    row = (await uow.session.execute(
+        select(ItemContact.full_name, ItemContact.address, ItemContact.phone)
+        .join(Item, Item.id == ItemContact.item_id)
+        .where(Item.citizen_id == citizen_id, ItemContact.full_name.is_not(None), ItemContact.address.is_not(None),
+               ItemContact.phone.is_not(None))
+        .order_by(Item.id.desc()).limit(1))).first()
+    return tuple(row) if row is not None else None
 
 
 async def latest_answer(uow, item_id: int) -> ItemEvent | None:

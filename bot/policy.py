@@ -8,7 +8,8 @@ an ``Actor`` and what is acted on.
 
     role               level     what it is for
     officer            unit      works the items of their unit
-    leader             unit      and reveals a denouncer, publishes, is told when an item is overdue
+    leader             unit      and reveals a denouncer, publishes, is told when an item is overdue,
+                                 reads the unit's figures (reports, dashboard)
     admin              commune   văn phòng UBND: every item of the commune, its people, units and routing
     chairman,          commune   chủ tịch / phó chủ tịch UBND xã: every item of the commune, its
     vice_chairman                escalations, a denouncer's identity with a reason, the boards' observations
@@ -81,7 +82,8 @@ OVERSIGHT = frozenset({Permission.see, Permission.figures, Permission.observe})
 
 ROLES: dict[str, Role] = {
     "officer": Role(Level.unit, CASEWORK),
-    "leader": Role(Level.unit, LEADERSHIP | {Permission.escalation}),
+    # A unit's leader reads their unit's figures: the reports and the dashboard (bot/reports/).
+    "leader": Role(Level.unit, LEADERSHIP | {Permission.escalation, Permission.figures}),
     "admin": Role(Level.commune, LEADERSHIP | {Permission.figures, Permission.manage, Permission.answer_observation}),
     "chairman": Role(Level.commune, COMMUNE_HEAD),
     "vice_chairman": Role(Level.commune, COMMUNE_HEAD),
@@ -235,6 +237,14 @@ def may_assign(actor: Actor, item: Target, assignee: Actor) -> bool:
 def may_publish(actor: Actor, commune_code: int | None) -> bool:
     """On behalf of the commune the actor serves, and no other."""
     return (actor.holds(Permission.publish) and actor.grants.level in (Level.unit, Level.commune)
+            and actor.commune_code is not None and commune_code == actor.commune_code)
+
+
+def may_receive(actor: Actor, commune_code: int | None) -> bool:
+    """Record a reception (a walk-in, a letter, a call, a reception session) in a commune's register: its
+    staff who handle items, at unit or commune level. The desk is often the office's officer; the item
+    then goes to the unit routing names, where the policy's other rules apply."""
+    return (actor.holds(Permission.handle) and actor.grants.level in (Level.unit, Level.commune)
             and actor.commune_code is not None and commune_code == actor.commune_code)
 
 

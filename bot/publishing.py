@@ -28,6 +28,7 @@ from storage.models import (
     User,
     utcnow,
 )
+from storage.models_public import Announcement
 from storage.repositories import OutboxRepository, UserRepository
 
 
@@ -52,13 +53,34 @@ async def _audience(session, commune_code: int, topic: str | None):
 
 
 async def announce(uow, leader: User, text: str, publication_key: str) -> int:
+    """Send ``text`` to every subscriber, and keep it as the commune's announcement (its public page
+    and feeds list it, bot/public/); the same key again keeps the one row."""
     commune_code = await publishing_commune(uow, leader)
-    sent = 0
+    await _keep_announcement(uow.session, commune_code, text, publication_key)
+    people = set()
     for user_id, language, channel, chat_id in await _audience(uow.session, commune_code, None):
         body = t(language, "publish.announcement", text=text)
         await uow.outbox.enqueue(channel, chat_id, Reply(body), dedupe_key=f"announce:{publication_key}:{user_id}:{channel}")
-        sent += 1
-    return sent
+        people.add(user_id)
+    return len(people)
+
+
+async def audience_count(uow, commune_code: int, topic: str | None) -> int:
+    """How many people a publication would reach (the preview's count, the same as ``announce``'s)."""
+    return len({user_id for user_id, *_ in await _audience(uow.session, commune_code, topic)})
+
+
+async def voter_count(uow, consultation_id: int) -> int:
+    """How many people voted, and are told the result when the consultation closes."""
+    voters = select(ConsultationVote.user_id).where(ConsultationVote.consultation_id == consultation_id)
+    return len({user_id for user_id, *_ in await UserRepository(uow.session).chats(voters)})
+
+
+async def _keep_announcement(session, commune_code: int, text: str, key: str) -> None:
+    kept = (await session.execute(select(Announcement.id).where(
+        Announcement.commune_code == commune_code, Announcement.key == key[:200]))).first()
+    if kept is None:
+        session.add(Announcement(commune_code=commune_code, key=key[:200], text=text))
 
 
 async def project_update(uow, leader: User, project_id: int, progress: int, note: str, on: date,
@@ -67,13 +89,13 @@ async def project_update(uow, leader: User, project_id: int, progress: int, note
     uow.session.add(ProjectUpdate(project_id=project.id, on=on, progress_percent=progress, note=note))
     project.progress_percent = progress
     project.status = "completed" if progress >= 100 else "in_progress"
-    told = 0
+    told = set()
     for user_id, language, channel, chat_id in await _audience(uow.session, project.commune_code, f"project:{project.id}"):
         body = t(language, "publish.project_update", name=project.name, progress=progress, note=note)
         reply = Reply(body)
         await uow.outbox.enqueue(channel, chat_id, reply, dedupe_key=f"project:{publication_key}:{user_id}:{channel}")
-        told += 1
-    return told
+        told.add(user_id)
+    return len(told)
 
 
 async def project_to_update(uow, leader: User, project_id: int) -> Project:
@@ -89,18 +111,22 @@ async def open_consultations(uow, commune_code: int) -> list[Consultation]:
     return list(rows.scalars())
 
 
-async def close_consultation(uow, leader: User, consultation_id: int) -> Consultation:
+async def close_consultation(uow, leader: User, consultation_id: int, *, reason: str | None = None,
+                             zone=None) -> Consultation:
     """Close it and tell everyone who voted the result: both tallies, the official one of verified
     residents and the unverified one, each labelled (the commune makes the results of a consultation
-    public, Luật Thực hiện dân chủ ở cơ sở 2022 Điều 28 khoản 3)."""
+    public, Luật Thực hiện dân chủ ở cơ sở 2022 Điều 28 khoản 3). The moment it closed is kept, and
+    with an end before the published one, the leader's ``reason``, shown with the result."""
     consultation = await uow.session.get(Consultation, consultation_id)
     if consultation is None or not await _may_publish_for(uow, leader, consultation.commune_code):
         raise NotAllowed(consultation_id)
     consultation.status = "closed"
+    consultation.closed_at = utcnow()
+    consultation.close_reason = reason
     counted = await results(uow.session, consultation)
     voters = select(ConsultationVote.user_id).where(ConsultationVote.consultation_id == consultation.id)
     notices = [(channel, chat_id, Reply(t(language, "consult.closed_notice", title=consultation.title,
-                                          results=results_text(language, consultation, counted))),
+                                          results=results_text(language, consultation, counted, zone=zone))),
                 f"consult-closed:{consultation.id}:{user_id}:{channel}")
                for user_id, language, channel, chat_id in await UserRepository(uow.session).chats(voters)]
     if notices:

@@ -52,6 +52,18 @@ class Settings(BaseSettings):
     zalo_oa_oauth_url: str = "https://oauth.zaloapp.com"
     zalo_oa_requests_per_second: float = Field(8.0, gt=0, le=1000)
     zalo_oa_info_image_url: str | None = None  # picture on the "share your contact details" card
+    # Which secret closes the webhook signature (README "Deploying on Zalo": the sources disagree).
+    zalo_oa_signature_secret: Literal["oa_secret_key", "app_secret"] = "oa_secret_key"
+    # This server as Zalo reaches it (https://tiepdan.example.vn): the OAuth callback of `tiepdan zalo
+    # authorize` is <it>/zalo/oauth/callback, and copied photos are sent to Zalo as signed links under it.
+    zalo_oa_public_url: str | None = None
+    # Template notices (ZNS, bot/channels/zalo_notices.py) for notices the 7-day window holds.
+    zalo_zns_url: str = "https://business.openapi.zalo.me"
+    # Hosts whose photo links are copied on receipt (bot/channels/zalo_photos.py), comma-separated.
+    zalo_oa_photo_hosts: str = "zdn.vn,zadn.vn,zalo.me,zaloapp.com"
+    zalo_zns_quiet_from: int = Field(21, ge=0, le=23)  # local hour when template notices stop for the night
+    zalo_zns_quiet_until: int = Field(7, ge=0, le=23)  # local hour when they may go again
+    zalo_zns_poll_seconds: float = Field(60.0, gt=0, le=3600)
 
     # Zalo Bot Platform (bot/channels/zalo_bot.py): runs only when a token is set.
     zalo_bot_token: str | None = None
@@ -64,15 +76,24 @@ class Settings(BaseSettings):
     max_photo_bytes: int = Field(5 * 1024 * 1024, ge=10_000, le=20 * 1024 * 1024)
     outbox_max_attempts: int = Field(8, ge=1, le=100)
     sweep_interval_seconds: int = Field(60, ge=1, le=3600)
+    # Local hour (``timezone``) from which officers get their morning digest, once a day (scheduler/sweep.py).
+    digest_hour: int = Field(7, ge=0, le=23)
     # Per-user flood limit (handlers/flood.py): a burst, then this many messages a second.
     flood_burst: int = Field(20, ge=1, le=100_000)
     flood_rate: float = Field(1.0, gt=0, le=10_000)
 
     # Web security (bot/web_security.py, bot/staff_sessions.py).
-    trust_proxy: bool = False  # honour X-Forwarded-Proto/-Host/-For: only behind a proxy that sets them
+    # Honour X-Forwarded-Proto/-Host/-For only from these proxies: comma-separated addresses or networks
+    # (e.g. 127.0.0.1 for an nginx on the same machine); "true" trusts any peer (the old boolean meaning:
+    # only when nothing else can reach the port), "" or "false" none (bot/web_security.py).
+    trust_proxy: str = ""
     allowed_origins: str = ""  # comma-separated extra origins allowed to post, e.g. https://xa.gov.vn
     staff_session_idle_minutes: int = Field(30, ge=1, le=24 * 60)
     staff_session_hours: int = Field(12, ge=1, le=7 * 24)
+    # The staff console (bot/console/): the address its one-time login links (/console in a chat) point
+    # at, e.g. https://tiepdan.xa.gov.vn; empty: http://WEB_HOST:WEB_PORT. Links last this many minutes.
+    console_url: str = Field("", pattern=r"^(https?://[^\s/?#]+)?$")
+    console_login_minutes: int = Field(10, ge=1, le=60)
 
     # Connections (bot/web_server.py): idle and slow ones closed, their number bounded.
     max_connections: int = Field(4000, ge=16, le=1_000_000)
@@ -91,8 +112,43 @@ class Settings(BaseSettings):
     escalate_commune_after_working_days: int = Field(5, ge=1, le=365)
     escalate_province_after_working_days: int = Field(10, ge=1, le=365)
 
+    # Prometheus metrics (bot/metrics.py) on their own port, never on the public web app; 0 = off.
+    metrics_host: str = "127.0.0.1"
+    metrics_port: int = Field(9464, ge=0, le=65535)
+
+    # Public pages (bot/public/): where their "chat about this" links lead besides the web chat — the
+    # bot's Telegram username (t.me/<it>) and the Official Account's Zalo link (https://zalo.me/<OA id>).
+    public_telegram_username: str | None = Field(None, pattern=r"^[A-Za-z][A-Za-z0-9_]{4,31}$")
+    public_zalo_url: str | None = Field(None, pattern=r"^https://zalo\.me/[A-Za-z0-9_./-]+$")
+
     # Zalo OA webhook events older than this (their ``timestamp``) are acknowledged and not processed.
     zalo_oa_event_max_age_seconds: int = Field(300, ge=10, le=7 * 24 * 3600)
+
+    # The dashboard's map (bot/reports/): a tile server's URL template such as
+    # https://tile.openstreetmap.org/{z}/{x}/{y}.png turns on an interactive map under the hot spots;
+    # empty (the default) keeps the static map, which works offline.
+    map_tiles_url: str = ""
+    map_tiles_attribution: str = "© OpenStreetMap contributors"
+
+    @field_validator("map_tiles_url")
+    @classmethod
+    def _tiles(cls, value: str) -> str:
+        value = value.strip()
+        if value and (not value.startswith(("https://", "http://")) or not all(
+                part in value for part in ("{z}", "{x}", "{y}")) or any(c in value for c in " '\"<>;")
+                or "{" in value.split("/")[2]):  # a fixed host: the page's security policy names it
+            raise ValueError(f"{value!r} is not a tile URL like https://tile.example.vn/{{z}}/{{x}}/{{y}}.png")
+        return value
+
+    @property
+    def map_tiles_origin(self) -> str | None:
+        """The tile server's origin, which the dashboard's Content-Security-Policy lets images come from."""
+        if not self.map_tiles_url:
+            return None
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.map_tiles_url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     @field_validator("database_url")
     @classmethod
@@ -167,7 +223,8 @@ class Settings(BaseSettings):
             raise ValueError("must be a path starting with /, e.g. /zalo/webhook")
         return value
 
-    @field_validator("zalo_oa_api_url", "zalo_oa_oauth_url", "zalo_oa_info_image_url")
+    @field_validator("zalo_oa_api_url", "zalo_oa_oauth_url", "zalo_oa_info_image_url", "zalo_zns_url",
+                     "zalo_oa_public_url")
     @classmethod
     def _zalo_oa_urls(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("https://", "http://")):
@@ -176,7 +233,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _zalo_oa_complete(self) -> "Settings":
-        names = ("zalo_oa_app_id", "zalo_oa_secret_key", "zalo_oa_app_secret", "zalo_oa_refresh_token")
+        # The refresh token may come later, from `tiepdan zalo authorize` (stored in the database).
+        names = ("zalo_oa_app_id", "zalo_oa_secret_key", "zalo_oa_app_secret")
         given = [name for name in names if getattr(self, name)]
         if given and len(given) < len(names):
             missing = next(name for name in names if not getattr(self, name))
@@ -186,6 +244,15 @@ class Settings(BaseSettings):
     @property
     def zalo_oa_enabled(self) -> bool:
         return bool(self.zalo_oa_app_id)
+
+    @field_validator("trust_proxy", mode="before")
+    @classmethod
+    def _trusted_proxies(cls, value) -> str:
+        from bot.web_security import parse_trusted_proxies
+
+        value = str(value).lower() if isinstance(value, bool) else value
+        parse_trusted_proxies(value)  # raises ValueError naming the part that is not an address
+        return value
 
     @field_validator("allowed_origins")
     @classmethod

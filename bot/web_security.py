@@ -5,7 +5,10 @@ that keep pages from being framed or running script they did not ship.
     request ──▶ origin_refusal (writes only) ──▶ handler ──▶ on_response_prepare: security headers
 
 Behind a reverse proxy (``TIEPDAN_TRUST_PROXY``) the scheme, host and client address come from its
-``X-Forwarded-*`` headers; otherwise those headers are ignored, since anyone can send them.
+``X-Forwarded-*`` headers; otherwise those headers are ignored, since anyone can send them. The
+setting lists the proxies' addresses (or networks): a request from any other peer (someone reaching
+a serve process's port directly, around nginx) has its ``X-Forwarded-*`` headers ignored. ``true``
+keeps the old meaning, any peer, for a port nothing but the proxy can reach.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import time
 from urllib.parse import urlsplit
 
@@ -36,24 +40,55 @@ JSON = "application/json"
 MULTIPART = "multipart/form-data"
 
 
+def parse_trusted_proxies(value: bool | str) -> bool | tuple:
+    """``TIEPDAN_TRUST_PROXY``: True (any peer), False (none), or the proxies' networks."""
+    if isinstance(value, bool):
+        return value
+    words = [part.strip() for part in value.split(",") if part.strip()]
+    if not words or (len(words) == 1 and words[0].lower() in ("false", "0", "no", "off")):
+        return False
+    if len(words) == 1 and words[0].lower() in ("true", "1", "yes", "on"):
+        return True
+    networks = []
+    for word in words:
+        try:
+            networks.append(ipaddress.ip_network(word, strict=False))
+        except ValueError:
+            raise ValueError(f"{word!r} is not an address or network, e.g. 127.0.0.1 or 10.0.0.0/24") from None
+    return tuple(networks)
+
+
 class WebSecurity:
     """The settings-dependent half: trusted proxy, extra allowed origins, and the signing key."""
 
-    def __init__(self, *, trust_proxy: bool, allowed_origins: tuple[str, ...] = ()):
-        self.trust_proxy = trust_proxy
+    def __init__(self, *, trust_proxy: bool | str, allowed_origins: tuple[str, ...] = ()):
+        self._trusted = parse_trusted_proxies(trust_proxy)
+        self.trust_proxy = bool(self._trusted)
         self.allowed_origins = {origin.rstrip("/").lower() for origin in allowed_origins}
         self._key: bytes | None = None
 
     # -- where a request came from -------------------------------------------------------------
 
+    def from_proxy(self, request: web.Request) -> bool:
+        """Whether the peer is a trusted proxy, whose ``X-Forwarded-*`` headers are believed."""
+        if isinstance(self._trusted, bool):
+            return self._trusted
+        try:
+            peer = ipaddress.ip_address((request.remote or "").split("%")[0])
+        except ValueError:
+            return False  # a Unix socket or no peer: not a listed proxy
+        if peer.version == 6 and peer.ipv4_mapped is not None:
+            peer = peer.ipv4_mapped
+        return any(peer in network for network in self._trusted)
+
     def is_secure(self, request: web.Request) -> bool:
-        if self.trust_proxy and "X-Forwarded-Proto" in request.headers:
+        if self.from_proxy(request) and "X-Forwarded-Proto" in request.headers:
             return request.headers["X-Forwarded-Proto"].split(",")[0].strip().lower() == "https"
         return request.secure
 
     def own_origin(self, request: web.Request) -> str:
         host = request.host
-        if self.trust_proxy and "X-Forwarded-Host" in request.headers:
+        if self.from_proxy(request) and "X-Forwarded-Host" in request.headers:
             host = request.headers["X-Forwarded-Host"].split(",")[0].strip()
         scheme = "https" if self.is_secure(request) else "http"
         return _normal_origin(f"{scheme}://{host}")
@@ -61,7 +96,7 @@ class WebSecurity:
     def client_address(self, request: web.Request) -> str:
         """The browser's address: the proxy's last hop added it to X-Forwarded-For (the first entries
         are the client's own claim and can be forged)."""
-        if self.trust_proxy and "X-Forwarded-For" in request.headers:
+        if self.from_proxy(request) and "X-Forwarded-For" in request.headers:
             return request.headers["X-Forwarded-For"].split(",")[-1].strip()
         return request.remote or ""
 

@@ -114,7 +114,12 @@ class ConsultationsFlow:
             if not counted.verified:
                 rows.append([ctx.button("consult.verify_button", "consult:verify")])
         else:
-            text += "\n\n" + results_text(ctx.lang, consultation, await results(ctx.uow.session, consultation))
+            if consultation.closed_at is not None and not consultation.close_reason:
+                # When it really closed (an early end says so with its reason in the results).
+                text += "\n" + ctx.text("conv.consult.closed_at",
+                                        closed=f"{consultation.closed_at.astimezone(zone):%d/%m/%Y %H:%M}")
+            text += "\n\n" + results_text(ctx.lang, consultation, await results(ctx.uow.session, consultation),
+                                          zone=zone)
         rows += [[ctx.button("consult.back", "consult:list")], ctx.back_to_menu_row()]
         ctx.send(text, buttons=rows)
 

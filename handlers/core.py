@@ -69,9 +69,13 @@ class FlowContext:
         return (self.button("menu.back", "g:menu"),)
 
     async def goto(self, flow: str, step: str, **data) -> None:
-        """Move to a step of a flow and show it. ``data`` replaces the flow's scratch data."""
+        """Move to a step of a flow and show it. ``data`` replaces the flow's scratch data; keys
+        starting with "_" belong to the chat, not the flow (a draft, the keyboards shown), and stay."""
         if flow != self.conversation.flow:
-            self.conversation.data = {}
+            leaving = getattr(FLOWS.get(self.conversation.flow), "leaving", None)
+            if leaving is not None:  # a flow may keep what the citizen wrote (a draft) before it goes
+                leaving(self)
+            self.conversation.data = {k: v for k, v in self.conversation.data.items() if k.startswith("_")}
         self.conversation.flow = flow
         self.conversation.step = step
         self.conversation.data.update(data)

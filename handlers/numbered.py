@@ -45,7 +45,7 @@ FREE_TEXT_STEPS = frozenset({
     ("track", "add_info"), ("track", "rate_comment"), ("track", "second_reason"),
     ("consultations", "comment"),
     ("officer", "text"), ("officer", "reveal"), ("officer", "announce_text"), ("officer", "project_progress"),
-    ("officer", "project_note"),
+    ("officer", "project_note"), ("officer", "close_reason"),
 })
 
 _TYPED = re.compile(r"^\s*(#)?\s*(\d{1,3})\s*[.)]?\s*$")

@@ -10,7 +10,6 @@ reason, and that access is an audit event.
 from __future__ import annotations
 
 from bot import policy
-from bot.consultations import results, results_text
 from bot.domain.communes import commune_label
 from bot.domain.provinces import province_of
 from bot.domain.deadlines import ExtensionNotAllowed, SuspensionNotAllowed
@@ -39,18 +38,13 @@ from bot.officers import (
 )
 from bot.petitions import categories_for, local_date, move
 from bot.policy import Permission
-from bot.publishing import (
-    announce,
-    close_consultation,
-    open_consultations,
-    project_to_update,
-    project_update,
-    publishing_commune,
-)
+from bot.publishing import publishing_commune
 from bot.residents import OutsideCommune, checked_in_person, verify_in_person
 from bot.templates import templates_for
 from bot.texts import has
+from handlers import officer_publish
 from handlers.core import FLOWS, FlowContext, register
+from handlers.wording import deadline_lines
 from handlers.oversight import oversees
 from storage.models import utcnow
 
@@ -60,7 +54,9 @@ NEEDS_TEXT = {Action.refuse, Action.request_info, Action.answer, Action.extend, 
               Action.resume}
 MAX_ATTACHMENTS = 5  # photos with an answer, as many as a citizen may send with a petition
 VIEWS = ("open", "new", "mine", "overdue")
-PUBLISHING_STEPS = ("publish", "announce_text", "project_progress", "project_note", "project_pick", "consult_pick")
+PUBLISHING_STEPS = officer_publish.STEPS
+# The items whose photos this chat was sent (kept across flows: the officer goes to the menu and back).
+PHOTOS_SEEN = "_photos_seen"
 
 
 def _permission(action: Action) -> Permission:
@@ -130,21 +126,8 @@ class OfficerFlow:
         elif step == "reveal":
             await handled_item(ctx.uow, ctx.user, data["item_id"], Permission.reveal)
             ctx.say("officer.ask.reveal", buttons=[[ctx.button("officer.back", "oback")]])
-        elif step == "publish":
-            ctx.say("publish.title", buttons=[[ctx.button("publish.announce", "opub:announce")],
-                                              [ctx.button("publish.project", "opub:project")],
-                                              [ctx.button("publish.close", "opub:close")],
-                                              [ctx.button("officer.to_inbox", "oinbox")]])
-        elif step in ("announce_text", "project_progress", "project_note"):
-            ctx.say(f"publish.ask.{step}", buttons=[[ctx.button("officer.to_inbox", "oinbox")]])
-        elif step == "project_pick":
-            projects = await ctx.uow.publications.projects(commune_code)
-            ctx.say("publish.pick_project", buttons=[*([Button(f"{p.name} — {p.progress_percent}%", f"oproj:{p.id}")]
-                                                       for p in projects), [ctx.button("officer.to_inbox", "oinbox")]])
-        elif step == "consult_pick":
-            open_now = await open_consultations(ctx.uow, commune_code)
-            ctx.say("publish.pick_consultation", buttons=[*([Button(c.title[:60], f"oclose:{c.id}")] for c in open_now),
-                                                          [ctx.button("officer.to_inbox", "oinbox")]])
+        elif step in PUBLISHING_STEPS:
+            await officer_publish.show(ctx, commune_code)  # previews before anything is sent
         else:
             await self._inbox(ctx)
 
@@ -158,6 +141,8 @@ class OfficerFlow:
                 await ctx.goto("officer", "inbox", view=choice[6:] if choice[6:] in VIEWS else "open")
             elif choice.startswith("oi:"):
                 await ctx.goto("officer", "item", item_id=int(choice[3:]))
+            elif choice == "ophotos" and step == "item":
+                await self.prompt(ctx)  # the item again, its photos with it
             elif choice == "oback":
                 await ctx.goto("officer", "item", item_id=data["item_id"])
             elif choice == "oinbox":
@@ -182,24 +167,8 @@ class OfficerFlow:
                 await ctx.goto("officer", "reveal", item_id=data["item_id"])
             elif choice == "ovhome" or choice.startswith("ovobs:"):
                 await FLOWS["oversight"].enter(ctx, choice)
-            elif choice == "opub":
-                await ctx.goto("officer", "publish")
-            elif choice == "opub:announce":
-                await ctx.goto("officer", "announce_text")
-            elif choice == "opub:project":
-                await ctx.goto("officer", "project_pick")
-            elif choice == "opub:close":
-                await ctx.goto("officer", "consult_pick")
-            elif choice.startswith("oproj:"):
-                project = await project_to_update(ctx.uow, ctx.user, int(choice[6:]))
-                await ctx.goto("officer", "project_progress", project_id=project.id)
-            elif choice.startswith("oclose:"):
-                consultation = await close_consultation(ctx.uow, ctx.user, int(choice[7:]))
-                ctx.say("publish.closed", title=consultation.title)
-                ctx.send(results_text(ctx.lang, consultation, await results(ctx.uow.session, consultation)))
-                await ctx.goto("officer", "publish")
-            elif step in ("announce_text", "project_progress", "project_note") and ctx.incoming.text:
-                await self._publish_text(ctx, step, ctx.incoming.text.strip())
+            elif (choice.startswith("opub") or step in PUBLISHING_STEPS) and await officer_publish.handle(ctx):
+                pass  # publishing, with its previews (handlers/officer_publish.py)
             elif choice.startswith("otpl:") and step == "text":
                 await handled_item(ctx.uow, ctx.user, data["item_id"], _permission(Action(data["action"])))
                 choices = data.get("templates", [])
@@ -253,8 +222,17 @@ class OfficerFlow:
         zone = ctx.settings.zone
         labels = {c.key: c.label(ctx.lang) for c in await categories_for(ctx.uow, item.commune_code)}
         lines = [ctx.text("officer.item", code=item.tracking_code, kind=ctx.text(f"kind.{item.kind}"),
-                          category=labels.get(item.category, item.category), status=ctx.text(f"status.{item.status}"),
+                          category=labels.get(item.category, item.category), status=self._status(ctx, item.status),
                           received=local_date(item.received_at, zone), description=item.description[:2000])]
+        # Photos go with the item the first time this chat opens it; a refresh says where they are.
+        seen = ctx.conversation.data.setdefault(PHOTOS_SEEN, [])
+        photos = photos_for(ctx.incoming.channel, item.photos)[0] if ctx.incoming.channel == item.channel else []
+        again = ctx.incoming.button == "ophotos"
+        if photos and item.id in seen and not again:
+            lines.append(ctx.text("conv.officer_photos_above", count=len(photos)))
+            photos = []
+        elif photos:
+            ctx.conversation.data[PHOTOS_SEEN] = [*[i for i in seen if i != item.id], item.id][-20:]
         if item.photos:
             lines.append(ctx.text("officer.photos", count=len(item.photos), links=" ".join(
                 f"/media/{p[4:]}" for p in item.photos if p.startswith("web:"))))
@@ -263,9 +241,8 @@ class OfficerFlow:
         if item.address:
             lines.append(ctx.text("officer.address", address=item.address))
         lines.append(await self._sender(ctx, actor, item))
-        for deadline in await ctx.uow.items.open_deadlines(item.id):
-            lines.append(ctx.text("deadline.line", phase=ctx.text(f"phase.{deadline.phase}"),
-                                  date=deadline.due_on.strftime("%d/%m/%Y"), citation=deadline.citation))
+        if deadlines := deadline_lines(ctx, await ctx.uow.items.open_deadlines(item.id), officer=True):
+            lines.append(deadlines)
         for event in (await ctx.uow.items.events(item.id))[-8:]:
             action = next((ctx.text(key) for key in (f"officer.event_name.{event.action}", f"event.{event.action}")
                            if has(key)), event.action)
@@ -284,9 +261,16 @@ class OfficerFlow:
             rows.append([ctx.button("officer.reveal", "oreveal")])
         if policy.may_observe(actor, item.commune_code):
             rows.append([ctx.button("oversight.observe_item", f"ovobs:{item.id}")])
+        if item.id in ctx.conversation.data.get(PHOTOS_SEEN, []) and not photos:
+            rows.append([ctx.button("conv.officer_photos_again", "ophotos")])
         rows += [[ctx.button("officer.to_inbox", "oinbox")]]
-        ctx.send("\n".join(lines), buttons=rows, photos=photos_for(ctx.incoming.channel, item.photos)[0]
-                 if ctx.incoming.channel == item.channel else ())
+        ctx.send("\n".join(lines), buttons=rows, photos=photos)
+
+    @staticmethod
+    def _status(ctx: FlowContext, status: str) -> str:
+        """A status in officer words ("waiting for the citizen"), where the citizen's says "you"."""
+        key = f"conv.officer_status.{status}"
+        return ctx.text(key) if has(key) else ctx.text(f"status.{status}")
 
     async def _sender(self, ctx: FlowContext, actor: policy.Actor, item) -> str:
         if ItemKind(item.kind).identity_secret:
@@ -352,7 +336,7 @@ class OfficerFlow:
         except SuspensionNotAllowed as refused:
             ctx.say(f"officer.suspension_refused.{refused.reason}", **refused.values)
         except IllegalTransition:
-            ctx.say("officer.not_possible_now", status=ctx.text(f"status.{item.status}"))
+            ctx.say("officer.not_possible_now", status=self._status(ctx, item.status))
         else:
             ctx.say("officer.done", action=ctx.text(f"officer.action.{action.value}"), code=item.tracking_code)
         if action is Action.forward and data.get("target"):
@@ -394,25 +378,6 @@ class OfficerFlow:
         else:
             ctx.say("officer.sender", name=contact.full_name, address=contact.address, phone=contact.phone)
         await ctx.goto("officer", "item", item_id=item.id)
-
-    async def _publish_text(self, ctx: FlowContext, step: str, text: str) -> None:
-        data = ctx.conversation.data
-        key = ctx.incoming.update_key  # one publication per message: a redelivery cannot repeat it
-        if step == "announce_text":
-            count = await announce(ctx.uow, ctx.user, text[:3000], key)
-            ctx.say("publish.announced", count=count)
-            await ctx.goto("officer", "publish")
-        elif step == "project_progress":
-            if not text.isdigit() or not 0 <= int(text) <= 100:
-                ctx.say("publish.bad_progress")
-                return
-            await ctx.goto("officer", "project_note", project_id=data["project_id"], progress=int(text))
-        else:
-            today = utcnow().astimezone(ctx.settings.zone).date()
-            count = await project_update(ctx.uow, ctx.user, data["project_id"], data["progress"], text[:1000], today,
-                                         key)
-            ctx.say("publish.project_done", count=count)
-            await ctx.goto("officer", "publish")
 
 
 register(OfficerFlow())

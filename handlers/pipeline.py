@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from dataclasses import dataclass
 from enum import Enum
@@ -21,7 +22,9 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, Operation
 from bot.domain.dialog import Button, Conversation, Incoming, Reply
 from bot.settings import Settings
 from bot.texts import has, t
+from handlers.chat_order import late_deliveries, lock_chats
 from handlers import consultations, menu, officer, privacy, publications, schedules, start, statistics, submit, track  # noqa: F401  (flows register themselves)
+from handlers import keyboards
 from handlers.core import FLOWS, FlowContext
 from handlers.flood import turned_away
 from handlers.numbered import answer_by_number
@@ -49,9 +52,22 @@ async def handle_incoming(incoming: Incoming, uows: UnitOfWorkFactory, settings:
     other failure inside a flow is answered politely and the conversation stays where it was.
     ``flood_checked``: the adapter already passed the delivery through the flood gate (a web upload
     is checked before its photo is stored)."""
+    started = time.perf_counter()
+    group_commit = group_commit_for(uows)
+    metrics = group_commit.metrics
     if not flood_checked and await turned_away(incoming, uows, settings):
+        if metrics is not None:
+            metrics.handled(incoming.channel, Outcome.flooded.value)
         return Result(Outcome.flooded, [])
-    return await group_commit_for(uows).submit(incoming, settings)
+    try:
+        result = await group_commit.submit(incoming, settings)
+    except Exception:  # the database: the adapter asks the person to retry
+        if metrics is not None:
+            metrics.handled(incoming.channel, "failed")
+        raise
+    if metrics is not None:
+        metrics.handled(incoming.channel, result.outcome.value, time.perf_counter() - started)
+    return result
 
 
 # Enough to divide a step's statements many times over, few enough that the last delivery of a
@@ -82,14 +98,18 @@ class GroupCommit:
     def __init__(self, uows: UnitOfWorkFactory, max_group: int = MAX_GROUP, parallel: int | None = None):
         self.uows = uows
         self.max_group = max_group
+        bind = getattr(uows.sessions, "kw", {}).get("bind")
         if parallel is None:
-            bind = getattr(uows.sessions, "kw", {}).get("bind")
             parallel = PARALLEL_GROUPS.get(bind.dialect.name, 1) if bind is not None else 1
         self.parallel = parallel
         self._waiting: deque[_Waiting] = deque()
         self._workers: set[asyncio.Task] = set()
         self._busy: set[tuple[str, str]] = set()  # chats and people of the groups running now
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Several processes may share a PostgreSQL database: each group locks its chats there too
+        # (handlers/chat_order.py). SQLite has one process.
+        self.across_processes = bind is not None and bind.dialect.name == "postgresql"
+        self.metrics = None  # bot/metrics.py's Metrics, set by the Runtime
         self.groups = 0   # groups committed, and the deliveries in them (for tests and benchmarks)
         self.grouped = 0
 
@@ -258,7 +278,11 @@ async def _process_group(group: list[_Waiting], uows: UnitOfWorkFactory) -> list
     """Run each delivery of ``group`` (one channel, distinct chats and people) through its flow step
     in one transaction; their results in the same order. Raises whatever any step raised."""
     channel = group[0].incoming.channel
+    owner = _group_commits.get(uows)
+    across = owner is not None and owner.across_processes
     async with uows() as uow:
+        if across:  # first, before anything is written: another process may be in one of these chats
+            await lock_chats(uow.session, channel, [w.incoming.chat_id for w in group])
         fresh = await uow.inbound.first_deliveries(channel, [w.incoming.update_key for w in group])
         live = [w for w in group if w.incoming.update_key in fresh]
         for waiting in group:
@@ -266,6 +290,12 @@ async def _process_group(group: list[_Waiting], uows: UnitOfWorkFactory) -> list
                 log.info("ignored redelivery channel=%s update=%s", channel, waiting.incoming.update_key)
         if not live:
             return [Result(Outcome.duplicate, []) for _ in group]
+        if across:
+            late = await late_deliveries(uow.session, channel, [(w.incoming.chat_id, w.incoming.update_key)
+                                                                for w in live])
+            if late and owner.metrics is not None:
+                for _ in late:
+                    owner.metrics.handled(channel, "late")
         users = await uow.users.get_or_create_many(channel, [
             (w.incoming.user_id, w.incoming.chat_id, _first_language(w.incoming, w.settings)) for w in live])
         conversations = await uow.conversations.load_many(channel, [w.incoming.chat_id for w in live])
@@ -282,12 +312,14 @@ async def _process_group(group: list[_Waiting], uows: UnitOfWorkFactory) -> list
         await _prepare([ctx for ctx, is_new in steps if not is_new])
         for ctx, is_new in steps:
             incoming, conversation, user = ctx.incoming, ctx.conversation, ctx.user
+            uow.outbox.transcribe(incoming)  # the web chat keeps the person's side too, in this commit
+            before = (conversation.flow, conversation.step)
             await _route(ctx, is_new=is_new)
-            conversation.expected_buttons = [v for r in ctx.replies for v in r.button_values()] or \
-                conversation.expected_buttons
-            saves.append((incoming.chat_id, user.id, conversation))
             key = f"reply:{channel}:{incoming.update_key}"
+            superseded = keyboards.settle(ctx, before, key)  # the buttons still valid; old ones taken away
+            saves.append((incoming.chat_id, user.id, conversation))
             replies += [(channel, incoming.chat_id, reply, f"{key}:{index}") for index, reply in enumerate(ctx.replies)]
+            replies += [(channel, incoming.chat_id, reply, clear_key) for reply, clear_key in superseded]
             results[incoming.update_key] = Result(Outcome.handled, ctx.replies, user.id)
         await uow.conversations.save_many(channel, saves)
         await uow.outbox.enqueue_many(replies, at_commit=True)  # with the officers' notices, if any
@@ -352,7 +384,7 @@ async def _on_command(ctx: FlowContext, command: str) -> None:
     if command == "start":
         await FLOWS["start"].begin(ctx)
     elif command == "menu":
-        await ctx.goto("menu", "main")
+        await FLOWS["menu"].go_home(ctx)  # a half-written submission: asks first
     elif command == "help":
         await FLOWS["menu"].show_help(ctx)
         await _reprompt(ctx)
@@ -360,6 +392,10 @@ async def _on_command(ctx: FlowContext, command: str) -> None:
         await FLOWS["officer"].redeem(ctx, ctx.incoming.command_argument)
     elif command == "inbox":
         await FLOWS["officer"].open_inbox(ctx)
+    elif command == "console":
+        from bot.console.login import send_login_link  # the console's module, loaded when first asked
+
+        await send_login_link(ctx)
     elif command == "privacy":
         await ctx.goto("privacy", "show")
     elif command == "cancel":
@@ -384,7 +420,7 @@ def record_id(text: str) -> int | None:
 async def _on_button(ctx: FlowContext) -> None:
     value = ctx.incoming.button
     if value == "g:menu":
-        await ctx.goto("menu", "main")
+        await FLOWS["menu"].go_home(ctx)  # a half-written submission: asks first
     elif value == "g:help":
         await FLOWS["menu"].show_help(ctx)
         await _reprompt(ctx)

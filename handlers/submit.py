@@ -16,15 +16,27 @@ from bot.domain.dialog import Button
 from bot.domain.kinds import ItemKind
 from bot.organisation import NoUnit, handling, is_remote, unit_for
 from bot.petitions import (Contact, Part, Submission, categories_for, file_submission, filing_limit,
-                           kinds_to_split_off, protects_denouncer, read_recent_for_duplicates, recent_duplicate,
-                           split_submission)
+                           kinds_to_split_off, last_contact, protects_denouncer, read_recent_for_duplicates,
+                           recent_duplicate, split_submission)
 from handlers.core import FlowContext, register
+from handlers.wording import deadline_lines
 
 KINDS = (ItemKind.feedback, ItemKind.complaint_first, ItemKind.denunciation)
 MAX_PHOTOS = 5
 MIN_DESCRIPTION = 10
 PHONE = re.compile(r"^(?:\+?84|0)\d{9,10}$")
 FIELD_LIMITS = {"name": 200, "address": 300}
+# A half-written submission kept in the chat's data (handlers/core.py keeps "_" keys across flows).
+DRAFT = "_draft"
+# Steps a draft resumes at the summary from: a question about leaving, a split part half-way.
+RESUME_AT_SUMMARY = {"duplicate", "part_kind", "part_category", "part_description"}
+
+
+def draft_label(ctx: FlowContext, data: dict) -> dict[str, str]:
+    """How a draft is named to its writer: its kind and the start of what they wrote."""
+    text = data.get("description") or data.get("category_label") or ""
+    return {"kind": ctx.text(f"kind.{data['kind']}") if data.get("kind") else "",
+            "excerpt": text if len(text) <= 120 else text[:120] + "…"}
 
 
 class SubmitFlow:
@@ -71,6 +83,15 @@ class SubmitFlow:
                                                 [ctx.button("submit.back_to_summary", "submit:summary")]])
         elif step == "part_description":
             ctx.say("submit.part_description", buttons=[[ctx.button("submit.back_to_summary", "submit:summary")]])
+        elif step == "leave":
+            ctx.say("conv.leave_draft", **draft_label(ctx, data), buttons=[
+                [ctx.button("conv.draft_continue", "draft:continue")], [ctx.button("conv.draft_keep", "draft:keep")],
+                [ctx.button("conv.draft_discard", "draft:discard")]])
+        elif step == "reuse_contact":
+            name, address, phone = data["previous"]
+            ctx.say("conv.reuse_contact", name=name, address=address, phone=phone, buttons=[
+                [ctx.button("conv.reuse_yes", "contact:reuse")], [ctx.button("conv.reuse_no", "contact:new")],
+                [ctx.button("submit.cancel", "submit:cancel")]])
         elif step == "duplicate":
             ctx.say("submit.duplicate", code=data["duplicate_of"], buttons=[
                 [ctx.button("submit.duplicate_yes", "submit:force")], [ctx.button("submit.cancel", "submit:cancel")]])
@@ -86,8 +107,17 @@ class SubmitFlow:
         step, data, incoming = ctx.conversation.step, ctx.conversation.data, ctx.incoming
         choice = incoming.button
         if choice == "submit:cancel":
+            self._forget(ctx)
             ctx.say("cancelled")
             await ctx.goto("menu", "main")
+        elif step == "leave" and choice and choice.startswith("draft:"):
+            await self._leave(ctx, choice[6:])
+        elif step == "reuse_contact" and choice == "contact:reuse":
+            data["name"], data["address"], data["phone"] = data.pop("previous")
+            await ctx.goto("submit", "summary")
+        elif step == "reuse_contact" and choice == "contact:new":
+            data.pop("previous", None)
+            await ctx.goto("submit", "name")
         elif step == "kind" and choice and choice.startswith("kind:"):
             await ctx.goto("submit", "category", kind=choice[5:])
         elif step == "category" and choice and choice.startswith("category:"):
@@ -96,7 +126,8 @@ class SubmitFlow:
                 await self.prompt(ctx)
                 return
             data.update(category=chosen.key, category_label=chosen.label(ctx.lang))
-            await ctx.goto("submit", "description")
+            # A description typed at the menu (handlers/menu.py) is already there: on to the photos.
+            await ctx.goto("submit", "photos" if data.get("description") else "description")
         elif step == "description" and incoming.photos:
             # Telegram users often report with a captioned photo: keep the photo, use the caption.
             data.setdefault("photos", []).extend(p.ref for p in incoming.photos[:MAX_PHOTOS])
@@ -229,7 +260,11 @@ class SubmitFlow:
         data = ctx.conversation.data
         if answer == "yes":
             data["consent"] = True
-            await ctx.goto("submit", "name")
+            previous = await last_contact(ctx.uow, ctx.user.id)
+            if previous is not None:  # a returning citizen is offered what they gave last time
+                await ctx.goto("submit", "reuse_contact", previous=list(previous))
+            else:
+                await ctx.goto("submit", "name")
         elif answer == "anonymous":
             data["consent"] = False
             if data["kind"] == ItemKind.denunciation.value:
@@ -330,18 +365,60 @@ class SubmitFlow:
             item, deadlines = await file_submission(ctx.uow, ctx.user.id, ctx.incoming.channel, ctx.incoming.chat_id,
                                                     submission, ctx.settings.zone)
             unit = await ctx.uow.units.get(item.unit_id) if item.unit_id else None
-            lines = "\n".join(ctx.text("deadline.line", phase=ctx.text(f"phase.{d.phase}"),
-                                       date=d.due_on.strftime("%d/%m/%Y"), citation=d.citation) for d in deadlines) \
-                or ctx.text("submit.no_deadlines")
+            lines = deadline_lines(ctx, deadlines) or ctx.text("submit.no_deadlines")
             # A first complaint's receipt tells the 90 days to complain (Luật Khiếu nại 2011, Điều 9).
             if (limit := filing_limit(ItemKind(item.kind), item.received_at.astimezone(ctx.settings.zone).date())):
                 lines += "\n" + ctx.text("submit.filing_limit", days=limit.amount, citation=limit.citation)
             ctx.say("submit.receipt", code=item.tracking_code, deadlines=lines,
                     unit=unit.name if unit else commune_label(ctx.user.commune_code))
+        self._forget(ctx)
         await ctx.goto("menu", "main")
+
+    # -- drafts ------------------------------------------------------------------------------------
+
+    @staticmethod
+    def worth_keeping(ctx: FlowContext) -> bool:
+        """Whether the submission under way holds anything the citizen wrote or chose beyond its kind."""
+        data = ctx.conversation.data
+        return ctx.conversation.flow == "submit" and bool(data.get("description") or data.get("category"))
+
+    def leaving(self, ctx: FlowContext) -> None:
+        """The conversation leaves the submission (a notification's button, /privacy, a search...):
+        what was written is kept as a draft the menu offers back, never silently dropped."""
+        if not self.worth_keeping(ctx):
+            return
+        data, step = ctx.conversation.data, ctx.conversation.step
+        if step == "leave":
+            step = data.get("return_to", "summary")
+        if step in RESUME_AT_SUMMARY:
+            step = "summary" if data.get("consent") is not None else "description"
+        if step == "reuse_contact":
+            step = "consent"
+        scratch = {k: v for k, v in data.items() if not k.startswith("_") and k not in ("return_to", "part", "previous")}
+        data[DRAFT] = {"step": step, "data": scratch}
+
+    @staticmethod
+    def _forget(ctx: FlowContext) -> None:
+        """Sent or cancelled: nothing of the submission is left to keep as a draft."""
+        data = ctx.conversation.data
+        for key in [k for k in data if not k.startswith("_") or k == DRAFT]:
+            del data[key]
+
+    async def _leave(self, ctx: FlowContext, answer: str) -> None:
+        data = ctx.conversation.data
+        if answer == "continue":
+            await ctx.goto("submit", data.pop("return_to", "summary"))
+        elif answer == "keep":
+            ctx.say("conv.draft_kept")
+            await ctx.goto("menu", "main")  # leaving() keeps it
+        else:
+            self._forget(ctx)
+            ctx.say("conv.draft_discarded")
+            await ctx.goto("menu", "main")
 
 
     async def _not_served(self, ctx: FlowContext, refer_to: str | None) -> None:
+        self._forget(ctx)
         ctx.say("start.not_served", commune=commune_label(ctx.user.commune_code),
                 refer=refer_to or ctx.text("start.not_served_default"))
         await ctx.goto("menu", "main")

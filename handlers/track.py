@@ -14,7 +14,7 @@ from bot.domain.deadlines import complaint_filing_window_ends
 from bot.domain.dialog import Button
 from bot.domain.tracking import normalize_tracking_code
 from bot.domain.kinds import ItemKind
-from bot.domain.workflow import IllegalTransition, ItemStatus, is_open
+from bot.domain.workflow import Action, IllegalTransition, ItemStatus, is_open
 from bot.petitions import (
     FilingWindowClosed,
     categories_for,
@@ -31,6 +31,7 @@ from bot.petitions import (
 )
 from bot.texts import has
 from handlers.core import FlowContext, register
+from handlers.wording import deadline_lines, in_reading_order
 from scheduler.outbox import NOTICE_HELD, NOTICE_RELEASED
 from storage.models import utcnow
 
@@ -45,7 +46,12 @@ class TrackFlow:
         if step == "detail":
             await self._detail(ctx)
         elif step == "add_info":
-            ctx.say("track.add_info_prompt", buttons=[[ctx.button("submit.cancel", "track:detail")]])
+            if ctx.conversation.data.get("sent"):
+                ctx.say("conv.add_info_received", count=ctx.conversation.data["sent"],
+                        buttons=[[ctx.button("conv.add_info_done", "track:info_done")]])
+            else:
+                ctx.say("conv.add_info_prompt", buttons=[[ctx.button("conv.add_info_done", "track:info_done")],
+                                                         [ctx.button("submit.cancel", "track:detail")]])
         elif step == "rate_comment":
             ctx.say("track.rate_comment", buttons=[[ctx.button("submit.skip", "rate:skip")]])
         elif step == "second_reason":
@@ -77,7 +83,11 @@ class TrackFlow:
         elif choice == "track:withdraw_yes":
             await self._withdraw(ctx)
         elif choice == "track:add_info":
-            await ctx.goto("track", "add_info", item_id=data["item_id"])
+            await ctx.goto("track", "add_info", item_id=data["item_id"], sent=0)
+        elif choice == "track:info_done":
+            if data.get("sent"):
+                ctx.say("conv.add_info_finished", count=data["sent"])
+            await ctx.goto("track", "detail", item_id=data["item_id"])
         elif choice == "rate:yes":
             await self._rate(ctx, satisfied=True, comment=None)
         elif choice == "rate:no":
@@ -96,8 +106,13 @@ class TrackFlow:
             await self._second_complaint(ctx, ctx.incoming.text.strip())
         elif ctx.conversation.step == "learned_on" and ctx.incoming.text:
             await self._learned_on(ctx, ctx.incoming.text.strip())
-        elif ctx.incoming.text:
+        elif ctx.incoming.text and (ctx.conversation.step == "list" or normalize_tracking_code(ctx.incoming.text)):
             await self._lookup(ctx, ctx.incoming.text)
+        elif ctx.incoming.text:
+            # A sentence at an item's page is not a tracking code: say so, and show where they are.
+            typed = ctx.incoming.text.strip()
+            ctx.say("conv.not_a_code", text=typed if len(typed) <= 80 else typed[:80] + "…")
+            await self.prompt(ctx)
         else:
             await self.prompt(ctx)
 
@@ -113,7 +128,7 @@ class TrackFlow:
         lines = []
         for item in shown:
             line = ctx.text("track.line", code=item.tracking_code, status=ctx.text(f"status.{item.status}"))
-            deadlines = await ctx.uow.items.open_deadlines(item.id)
+            deadlines = in_reading_order(await ctx.uow.items.open_deadlines(item.id))
             if deadlines:
                 line += ctx.text("track.line_due", date=deadlines[0].due_on.strftime("%d/%m/%Y"))
             answer = await latest_answer(ctx.uow, item.id)
@@ -141,14 +156,15 @@ class TrackFlow:
         text = ctx.text("track.detail", code=item.tracking_code, kind=ctx.text(f"kind.{item.kind}"),
                         category=labels.get(item.category, item.category), status=ctx.text(f"status.{item.status}"),
                         received=local_date(item.received_at, zone), description=item.description[:1500])
-        deadlines = await ctx.uow.items.open_deadlines(item.id)
+        deadlines = in_reading_order(await ctx.uow.items.open_deadlines(item.id))
         if deadlines:
-            nearest = deadlines[0]
+            nearest = deadlines[0]  # the law's nearest before any of the commune's own targets
             text += ctx.text("track.next_deadline", phase=ctx.text(f"phase.{nearest.phase}"),
                              date=nearest.due_on.strftime("%d/%m/%Y"), citation=nearest.citation)
         answer = await latest_answer(ctx.uow, item.id)
         if answer is not None and answer.note:
             text += ctx.text("track.answer", date=local_date(answer.at, zone), answer=answer.note[:1500])
+        shown_answer = answer.id if answer is not None and answer.note else None
         text += ctx.text("track.timeline")
         for event in (await ctx.uow.items.events(item.id))[-10:]:
             what = ctx.text(f"event.{event.action}") if has(f"event.{event.action}") else event.action
@@ -157,7 +173,7 @@ class TrackFlow:
                 reason = (event.data or {}).get("reason", "")
                 what = ctx.text(f"zalo.{event.action}", reason=ctx.text(
                     f"zalo.held.{reason}" if has(f"zalo.held.{reason}") else "zalo.held.other"))
-            if event.note:
+            if event.note and event.id != shown_answer:  # the answer reads once, in full, above
                 what += f": {event.note}"
             text += ctx.text("track.event", at=local_date(event.at, zone), what=what)
         rows = []
@@ -207,15 +223,21 @@ class TrackFlow:
         await ctx.goto("track", "detail", item_id=item.id)
 
     async def _add_info(self, ctx: FlowContext) -> None:
-        item = await self._own_item(ctx, ctx.conversation.data.get("item_id", 0))
+        """One message (text, photos or both) of the information asked for: passed on at once, and the
+        step stays until «Done», so the next sentence is information too, never read as a code."""
+        data = ctx.conversation.data
+        item = await self._own_item(ctx, data.get("item_id", 0))
         text = (ctx.incoming.text or "").strip()
         try:
+            if item is None:
+                raise IllegalTransition(ItemStatus.closed, Action.info_provided)
             await provide_information(ctx.uow, item, ctx.user.id, text, [p.ref for p in ctx.incoming.photos])
-        except (IllegalTransition, AttributeError):
+        except IllegalTransition:
             ctx.say("track.not_waiting")
-        else:
-            ctx.say("track.info_sent")
-        await ctx.goto("track", "detail", item_id=ctx.conversation.data["item_id"])
+            await ctx.goto("track", "detail", item_id=data.get("item_id", 0))
+            return
+        data["sent"] = data.get("sent", 0) + 1
+        await self.prompt(ctx)
 
     async def _rate(self, ctx: FlowContext, *, satisfied: bool, comment: str | None) -> None:
         item = await self._own_item(ctx, ctx.conversation.data.get("item_id", 0))
@@ -270,8 +292,7 @@ class TrackFlow:
         except IllegalTransition:
             await ctx.goto("track", "detail", item_id=item.id)
             return
-        lines = "\n".join(ctx.text("deadline.line", phase=ctx.text(f"phase.{d.phase}"),
-                                   date=d.due_on.strftime("%d/%m/%Y"), citation=d.citation) for d in deadlines)
+        lines = deadline_lines(ctx, deadlines)
         ctx.say("track.second_filed", code=second.tracking_code, first=item.tracking_code, deadlines=lines)
         await ctx.goto("track", "detail", item_id=second.id)
 

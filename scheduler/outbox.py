@@ -23,9 +23,11 @@ from collections import defaultdict
 from datetime import timedelta
 from typing import Protocol
 
+from sqlalchemy import select, update
+
 from bot.domain.dialog import Reply
 from bot.texts import t
-from storage.models import ItemEvent, utcnow
+from storage.models import ItemEvent, OutboxMessage, utcnow
 from storage.uow import UnitOfWorkFactory
 
 log = logging.getLogger(__name__)
@@ -55,6 +57,8 @@ class DeliveryHeld(DeliveryRefused):
         self.parts_sent = parts_sent
 
 
+# The payload key under which a sender keeps the platform's id of a message with buttons.
+SENT_MESSAGE = "sent_message"
 # Timeline events of an item whose notification was held, and later released.
 NOTICE_HELD = "notice_held"
 NOTICE_RELEASED = "notice_released"
@@ -155,6 +159,7 @@ class OutboxDispatcher:
         self._recorder: asyncio.Task | None = None
         self._task: asyncio.Task | None = None
         self._stopping = False
+        self.metrics = None  # bot/metrics.py's Metrics, set by the Runtime: sends by channel and outcome
 
     def wake(self) -> None:
         self._wake.set()
@@ -239,38 +244,55 @@ class OutboxDispatcher:
     async def _send_chat(self, entries: list) -> None:
         async with self._parallel:
             for position, (message_id, channel, chat_id, payload, attempts, parts_sent) in enumerate(entries):
-                outcome = await self._send_one(channel, chat_id, payload, parts_sent)
+                outcome, sent = await self._send_one(channel, chat_id, payload, parts_sent)
+                if self.metrics is not None:
+                    self.metrics.send_outcome(channel, _outcome_name(outcome))
                 if isinstance(outcome, DeliveryHeld):
                     # Nothing reaches this chat before its next interaction: hold the rest too, in order.
                     await self._hold(channel, [e[0] for e in entries[position:]], outcome)
                     return
-                await self._record(message_id, attempts, outcome)
+                await self._record(message_id, attempts, outcome, {**payload, **sent} if sent else None)
                 if outcome is not None:
                     # Keep the chat's order: later messages wait for this one.
                     await self._postpone([e[0] for e in entries[position + 1:]])
                     return
 
     async def _send_one(self, channel: str, chat_id: str, payload: dict, parts_sent: int):
+        """The outcome (None: delivered) and what the sender asks to keep in the row's payload (the
+        platform's id of a message with buttons, so a later step can take them away)."""
+        if payload.get("clears"):
+            # Taking an earlier reply's buttons away: that reply left before this (one chat's messages
+            # leave in order), and its send recorded the platform's id; without one there is nothing to take.
+            message = await self._sent_message(payload["clears"])
+            if message is None:
+                return None, None
+            payload = {**payload, "clears_message": message}
         pacer = self._pacers.get(channel)
         if pacer is not None:
             await pacer.wait(chat_id)
         try:
-            await self.senders[channel].send(chat_id, Reply.from_payload(payload), parts_sent)
+            sent = await self.senders[channel].send(chat_id, Reply.from_payload(payload), parts_sent)
         except (DeliveryRetry, DeliveryRefused) as exc:
             if pacer is not None and isinstance(exc, DeliveryRetry) and exc.after is not None:
                 pacer.refused(chat_id)
-            return exc
+            return exc, None
         except Exception as exc:  # unknown failure: retry with back-off, keep the reason
             log.warning("outbox send failed channel=%s: %s", channel, type(exc).__name__)
-            return DeliveryRetry(f"{type(exc).__name__}: {exc}")
-        return None
+            return DeliveryRetry(f"{type(exc).__name__}: {exc}"), None
+        return None, (sent if isinstance(sent, dict) and sent else None)
 
-    async def _record(self, message_id: int, attempts: int, outcome) -> None:
+    async def _sent_message(self, dedupe_key: str) -> str | None:
+        async with self.uows() as uow:
+            payload = (await uow.session.execute(
+                select(OutboxMessage.payload).where(OutboxMessage.dedupe_key == dedupe_key))).scalar_one_or_none()
+        return (payload or {}).get(SENT_MESSAGE)
+
+    async def _record(self, message_id: int, attempts: int, outcome, payload: dict | None = None) -> None:
         """Record one send's outcome; returns once it is committed, so a chat's next message is only
         sent after this one is on record. Outcomes that arrive while a commit is under way go in the
         next one together (group commit): one writer instead of every chat queueing for SQLite's lock."""
         done = asyncio.get_running_loop().create_future()
-        self._outcomes.append((message_id, attempts, outcome, done))
+        self._outcomes.append((message_id, attempts, outcome, payload, done))
         if self._recorder is None or self._recorder.done():
             self._recorder = asyncio.create_task(self._write_outcomes(), name="outbox-recorder")
         await done
@@ -280,10 +302,14 @@ class OutboxDispatcher:
             batch, self._outcomes = self._outcomes, []
             try:
                 async with self.uows() as uow:
-                    sent = [message_id for message_id, _, outcome, _ in batch if outcome is None]
+                    sent = [message_id for message_id, _, outcome, _, _ in batch if outcome is None]
                     if sent:
                         await uow.outbox.mark_sent_many(sent)
-                    for message_id, attempts, outcome, _ in batch:
+                    for message_id, _, outcome, payload, _ in batch:
+                        if outcome is None and payload is not None:  # what the sender asked to keep
+                            await uow.session.execute(
+                                update(OutboxMessage).where(OutboxMessage.id == message_id).values(payload=payload))
+                    for message_id, attempts, outcome, _, _ in batch:
                         if outcome is not None:
                             await self._record_failure(uow, message_id, attempts, outcome)
                     await uow.commit()
@@ -329,6 +355,15 @@ class OutboxDispatcher:
             await uow.commit()
 
 
+def _outcome_name(outcome) -> str:
+    """A send's outcome as the metrics label it (bot/metrics.py)."""
+    if outcome is None:
+        return "sent"
+    if isinstance(outcome, DeliveryHeld):
+        return "held"
+    return "refused" if isinstance(outcome, DeliveryRefused) else "retry"
+
+
 async def release_held(uow, channel: str, chat_id: str, language: str) -> int:
     """The chat's user interacted again: its held messages leave now, in their order, the first one
     saying that they were held. Called at the start of every step; the partial index makes it cheap."""
@@ -337,8 +372,9 @@ async def release_held(uow, channel: str, chat_id: str, language: str) -> int:
     rows = await uow.outbox.held(channel, chat_id)
     if not rows:
         return 0
-    first = rows[0]
-    if not first.parts_sent:
+    # The notice rides on the first real message (an entry taking buttons away shows no text).
+    first = next((row for row in rows if not row.payload.get("clears")), rows[0])
+    if not first.parts_sent and not first.payload.get("clears"):
         notice = t(language, "zalo.held_released", count=len(rows))
         first.payload = {**first.payload, "text": f"{notice}\n\n{first.payload['text']}"}
     now = utcnow()

@@ -84,8 +84,11 @@ async def purge_anonymous(uows, *, older_than: timedelta) -> int:
 async def _referenced(session, attachment: Attachment) -> bool:
     """Whether the photo is part of an item, an answer, or a draft still open in its chat."""
     ref = f"web:{attachment.key}"
-    uploader = select(ChannelIdentity.user_id).where(ChannelIdentity.channel == attachment.channel,
-                                                     ChannelIdentity.external_id == attachment.chat_id)
+    if attachment.channel == "console":  # an officer's upload in the staff console: chat_id is their user id
+        uploader = select(User.id).where(User.id == (int(attachment.chat_id) if attachment.chat_id.isdigit() else -1))
+    else:
+        uploader = select(ChannelIdentity.user_id).where(ChannelIdentity.channel == attachment.channel,
+                                                         ChannelIdentity.external_id == attachment.chat_id)
     in_item = exists().where(Item.citizen_id.in_(uploader), cast(Item.photos, String).contains(ref, autoescape=True))
     in_event = exists().where(ItemEvent.actor_id.in_(uploader),
                               cast(ItemEvent.data, String).contains(ref, autoescape=True))

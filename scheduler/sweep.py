@@ -107,7 +107,10 @@ class SweepReport:
 
 
 async def sweep(uows: UnitOfWorkFactory, *, now: datetime, zone: tzinfo,
-                ladder: EscalationLadder = DEFAULT_LADDER) -> SweepReport:
+                ladder: EscalationLadder = DEFAULT_LADDER, digest_from: time = DIGEST_FROM) -> SweepReport:
+    """One run at ``now``. The morning digest goes from ``digest_from`` in the commune's zone (the
+    settings' ``digest_hour``), once per officer and local day whatever the runs and restarts: its
+    dedupe key names the local day, and a late start after the hour still sends that day's once."""
     report = SweepReport()
     clock = Clock(now.astimezone(timezone.utc), now.astimezone(zone), zone)
     async with uows() as uow:
@@ -117,12 +120,12 @@ async def sweep(uows: UnitOfWorkFactory, *, now: datetime, zone: tzinfo,
         report.cancelled = await _cancel_stale_reminders(uow)
         outgoing = Outgoing()
         due = await _due_deadlines(uow, clock.today + timedelta(days=max(REMIND_DAYS_BEFORE)))
-        new_by_unit = await _new_items_by_unit(uow) if clock.local.time() >= DIGEST_FROM else {}
+        new_by_unit = await _new_items_by_unit(uow) if clock.local.time() >= digest_from else {}
         announcements = await _reception_occurrences(uow, clock)
         attendees = await _attendees(uow, announcements, clock) if announcements else {}
         people = await People.load(uow, due, new_by_unit, announcements, attendees)
         _deadline_messages(outgoing, people, due, clock, ladder)
-        if clock.local.time() >= DIGEST_FROM:
+        if clock.local.time() >= digest_from:
             _digests(outgoing, people, due, new_by_unit, clock)
         _reception_messages(outgoing, people, announcements, attendees)
         await _observation_messages(uow, outgoing, clock)

@@ -254,6 +254,10 @@ class ReceptionSession(Base):
     # adding a second session; and the time it was moved from, shown in the postponement notice.
     key: Mapped[str | None] = mapped_column(String(100), nullable=True)
     moved_from: Mapped[datetime | None] = mapped_column(nullable=True)
+    # RFC 5545 SEQUENCE and when it last went up: raised by every change a calendar shows (time, place,
+    # receiver, status), whoever makes it (storage/models_public.py), so a subscribed phone follows it.
+    sequence: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    updated_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
 
 class Disclosure(Base):
@@ -307,6 +311,9 @@ class Consultation(Base):
     opens_at: Mapped[datetime] = mapped_column()
     closes_at: Mapped[datetime] = mapped_column()
     status: Mapped[str] = mapped_column(String(20), default="open")
+    # When a leader actually closed it, and why, if before ``closes_at`` (shown with the result).
+    closed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    close_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class ConsultationVote(Base):
@@ -460,6 +467,8 @@ class Attachment(Base):
     channel: Mapped[str] = mapped_column(String(20))
     chat_id: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A copy of a photo sent through Zalo: the CDN link it was copied from (provenance).
+    source_url: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
 class Invite(Base):

@@ -280,11 +280,30 @@ class OutboxRepository:
     # Channels without keyboards rewrite a message's buttons as they are queued (handlers/numbered.py
     # registers itself): renderer(outbox, channel, chat_id, reply, dedupe_key) → the reply to store.
     renderers: dict[str, Callable[..., Awaitable[Reply]]] = {}
+    # Channels that keep the person's side of the chat too (the web chat shows both after a reload;
+    # bot/channels/web_history.py registers itself): transcriber(incoming) → the line's payload or None.
+    transcribers: dict[str, Callable[[Any], dict | None]] = {}
 
     def __init__(self, session: AsyncSession, uow=None):
         self.session = session
         self.uow = uow
         self.rendered: dict[Any, Any] = {}  # the renderers' notes for this transaction only
+        self._said: list[dict] = []  # the person's lines, written with the next replies queued at commit
+
+    def transcribe(self, incoming) -> None:
+        """Keep what the person wrote as a row of their chat, written with the replies queued next
+        (``enqueue_many(..., at_commit=True)``: the same statement, before them, so a reader sees
+        question then answer). Already 'sent': no dispatcher takes it; the replies that follow wake
+        the chat's other tabs."""
+        transcriber = self.transcribers.get(incoming.channel)
+        payload = transcriber(incoming) if transcriber is not None and self.uow is not None else None
+        if payload is None:
+            return
+        now = utcnow()
+        self._said.append(
+            {"dedupe_key": f"said:{incoming.channel}:{incoming.update_key}"[:200], "channel": incoming.channel,
+             "chat_id": incoming.chat_id, "payload": payload, "status": "sent", "attempts": 0, "parts_sent": 0,
+             "next_attempt_at": now, "created_at": now, "item_id": None, "bulk": False})
 
     async def enqueue(self, channel: str, chat_id: str, reply: Reply, dedupe_key: str, *,
                       item_id: int | None = None) -> None:
@@ -313,10 +332,12 @@ class OutboxRepository:
                          "payload": reply.to_payload(), "status": "pending", "attempts": 0, "parts_sent": 0,
                          "next_attempt_at": now, "created_at": now, "item_id": item_id,
                          "bulk": dedupe_key.startswith(BULK_KEYS)})
-        if not rows:
-            return
         if at_commit and self.uow is not None:
-            self.uow.before_commit(_insert_at_commit).extend(rows)
+            rows, self._said = self._said + rows, []
+            if rows:
+                self.uow.before_commit(_insert_at_commit).extend(rows)
+            return
+        if not rows:
             return
         await self._insert_rows(rows)
 

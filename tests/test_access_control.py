@@ -327,7 +327,8 @@ def test_buttons_named_in_this_module_exist():
     import inspect
 
     import handlers.officer
+    import handlers.officer_publish
 
-    source = inspect.getsource(handlers.officer)
+    source = inspect.getsource(handlers.officer) + inspect.getsource(handlers.officer_publish)
     for value in ("opub", "opub:announce", "oreveal", "oassign", "oinbox", "oext:", "ofwd:", "oclose:", "oproj:"):
         assert f'"{value}' in source, value

@@ -26,7 +26,7 @@ from bot.officers import create_invite
 from bot.texts import t
 from handlers.flood import FloodGate, Verdict, gate_for
 from storage.demo import seed_demo
-from storage.models import ConversationState, Item, Project, ProcessedUpdate, Unit
+from storage.models import Consultation, ConversationState, Item, Project, ProcessedUpdate, Unit
 from tests.telegram_fake import RecordingBotAPI, button_update, text_update
 from tests.webchat import COMPLAINT, Browser, buttons, chat_id, reach_menu, rows, same_origin
 
@@ -295,6 +295,9 @@ EVERY_STEP = {
     "officer:inbox", "officer:item", "officer:text", "officer:forward_target", "officer:assign",
     "officer:extend_kind", "officer:reveal", "officer:publish", "officer:announce_text", "officer:project_pick",
     "officer:project_progress", "officer:project_note", "officer:consult_pick",
+    # Issue 18: drafts, contact reuse, publishing previews, an early close's reason.
+    "submit:leave", "menu:draft_or_new", "submit:reuse_contact", "officer:announce_preview",
+    "officer:project_preview", "officer:close_reason", "officer:close_preview",
 }
 
 
@@ -379,6 +382,12 @@ async def test_an_unknown_command_at_every_step_is_answered_and_the_step_shown_a
         await c.probe("submit", "phone", visited)
         await c.do("0912345678")
         await c.probe("submit", "summary", visited)
+        await c.do(button="g:menu")
+        await c.probe("submit", "leave", visited)
+        await c.do(button="draft:keep")
+        await c.do(button="menu:submit")
+        await c.probe("menu", "draft_or_new", visited)
+        await c.do(button="menu:draft")
         await c.do(button="submit:split")
         await c.probe("submit", "part_kind", visited)
         await c.do(button="part:feedback")
@@ -389,9 +398,8 @@ async def test_an_unknown_command_at_every_step_is_answered_and_the_step_shown_a
         await c.do(button="submit:send")
         await to_consent()
         await c.do(button="consent:yes")
-        await c.do("Nguyễn Thị Lan")
-        await c.do("Số 3 Hàng Bạc, tổ 5")
-        await c.do("0912345678")
+        await c.probe("submit", "reuse_contact", visited)  # the contact given with the first item
+        await c.do(button="contact:reuse")
         await c.do(button="submit:send")
         await c.probe("submit", "duplicate", visited)
         await c.do(button="submit:cancel")
@@ -425,6 +433,7 @@ async def test_an_unknown_command_at_every_step_is_answered_and_the_step_shown_a
         await c.do(button="track:add_info")
         await c.probe("track", "add_info", visited)
         await c.do("Tôi đã gửi bản sao quyết định tại bộ phận một cửa.")
+        await c.do(button="track:info_done")  # information may come in several messages until «Xong»
         await c.do(button="track:withdraw")
         await c.probe("track", "withdraw_confirm", visited)
         await c.do(button="track:detail")
@@ -453,6 +462,8 @@ async def test_an_unknown_command_at_every_step_is_answered_and_the_step_shown_a
         await leader_.probe("officer", "publish", visited)
         await leader_.do(button="opub:announce")
         await leader_.probe("officer", "announce_text", visited)
+        await leader_.do("Thứ Bảy này phường tổng vệ sinh.")
+        await leader_.probe("officer", "announce_preview", visited)
         await leader_.do(button="oinbox")
         await leader_.do(button="opub")
         await leader_.do(button="opub:project")
@@ -462,10 +473,17 @@ async def test_an_unknown_command_at_every_step_is_answered_and_the_step_shown_a
         await leader_.probe("officer", "project_progress", visited)
         await leader_.do("50")
         await leader_.probe("officer", "project_note", visited)
-        await leader_.do(button="oinbox")
+        await leader_.do("Hoàn thành rãnh thoát nước.")
+        await leader_.probe("officer", "project_preview", visited)
+        await leader_.do(button="opub")
         await leader_.do(button="opub")
         await leader_.do(button="opub:close")
         await leader_.probe("officer", "consult_pick", visited)
+        [consultation, *_] = await rows(runtime, Consultation, Consultation.status == "open")
+        await leader_.do(button=f"oclose:{consultation.id}")
+        await leader_.probe("officer", "close_reason", visited)
+        await leader_.do("Đã đủ ý kiến để quyết định.")
+        await leader_.probe("officer", "close_preview", visited)
         await leader_.do(button="oinbox")
 
         await c.do(button="g:menu")
@@ -476,9 +494,7 @@ async def test_an_unknown_command_at_every_step_is_answered_and_the_step_shown_a
         await c.do(button="photos:done")
         await c.do(button="location:skip")
         await c.do(button="consent:yes")
-        await c.do("Nguyễn Thị Lan")
-        await c.do("Số 3 Hàng Bạc, tổ 5")
-        await c.do("0912345678")
+        await c.do(button="contact:reuse")
         await c.do(button="submit:send")
         [denunciation] = await rows(runtime, Item, Item.kind == "denunciation")
         await leader_.do(button=f"g:oi:{denunciation.id}")
@@ -546,4 +562,6 @@ def test_the_web_chat_page_renders_every_text_as_text():
     script = (Path(__file__).resolve().parents[1] / "bot" / "channels" / "static" / "chat.js").read_text()
     for sink in ("innerHTML", "outerHTML", "insertAdjacentHTML", "document.write", "eval("):
         assert sink not in script, sink
-    assert "textContent = text" in script and "textContent = b.label" in script
+    # Received text goes in as text nodes (links and emoji as elements around them: chat.js richText);
+    # tests/test_webchat_page_browser.py checks in Chromium that markup in a message stays text.
+    assert "document.createTextNode(text.slice(" in script and "withEmoji(b.label)" in script

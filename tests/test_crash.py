@@ -395,7 +395,8 @@ async def test_sigkill_during_submissions_and_a_broadcast_loses_nothing(db_url, 
 
     # Deliveries: nothing missing; anything extra is a resend of a row that was in flight at a kill.
     assert {row.status for row in outbox} == {"sent"}
-    expected = Counter((int(row.chat_id), row.payload["text"]) for row in outbox)
+    # Entries taking an old keyboard away (issue 18) are edits, not messages: not counted here.
+    expected = Counter((int(row.chat_id), row.payload["text"]) for row in outbox if not row.payload.get("clears"))
     delivered = Counter((chat, text_) for chat, text_, _ in api.deliveries)
     assert expected - delivered == Counter(), "messages written to the outbox but never delivered"
     duplicates = sum((delivered - expected).values())

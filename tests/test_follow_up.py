@@ -53,7 +53,10 @@ async def test_information_requested_then_added(runtime, citizen):
     detail = await citizen.send(button=f"g:item:{item.id}")
     await citizen.send(button="track:add_info")
     done = await citizen.send("Ổ gà nằm sát vạch kẻ đường, cạnh cột điện số 12.")
-    assert done[0]["text"] == "Đã gửi thông tin bổ sung. Hồ sơ tiếp tục được giải quyết."
+    # Passed on at once; more may follow until «Xong» (issue 18).
+    assert done[0]["text"] == "Đã chuyển tới cán bộ (1 tin đã gửi). Gửi tiếp hoặc bấm «✅ Xong»."
+    finished = await citizen.send(button="track:info_done")
+    assert finished[0]["text"] == "Cảm ơn bạn. Cán bộ đã nhận 1 tin bổ sung; hồ sơ tiếp tục được giải quyết."
     [item] = await _rows(runtime, Item)
     assert item.status == "in_progress"
     events = await _rows(runtime, ItemEvent)

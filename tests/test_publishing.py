@@ -43,7 +43,13 @@ async def test_an_announcement_reaches_each_subscriber_once(runtime, citizen, le
     await leader.send("/inbox")
     await leader.send(button="opub")
     await leader.send(button="opub:announce")
-    done = await leader.send("Thứ Bảy này phường tổng vệ sinh, mời bà con tham gia từ 6 giờ sáng.", message_id="a-1")
+    preview = await leader.send("Thứ Bảy này phường tổng vệ sinh, mời bà con tham gia từ 6 giờ sáng.", message_id="a-1")
+    # Nothing leaves before the preview is confirmed (issue 18): the text as received, audience, count.
+    assert preview[0]["text"].startswith("👀 Xem trước — người dân sẽ nhận được:\n\n📣 Thông báo của UBND:\n\n"
+                                         "Thứ Bảy này phường tổng vệ sinh")
+    assert "Gửi tới: người đăng ký nhận tin của Phường Hoàn Kiếm, Thành phố Hà Nội — 1 người." in preview[0]["text"]
+    assert await _poll(citizen) == []
+    done = await leader.send(button="opub:send")
     assert done[0]["text"] == "Đã gửi thông báo tới 1 người."
     [notice] = await _poll(citizen)
     assert notice["text"] == "📣 Thông báo của UBND:\n\nThứ Bảy này phường tổng vệ sinh, mời bà con tham gia từ 6 giờ sáng."
@@ -63,7 +69,10 @@ async def test_a_project_update_reaches_its_followers(runtime, citizen, leader):
     await leader.send(button="o" + project_button.replace("project:", "proj:"))
     assert (await leader.send("140"))[0]["text"] == "Hãy gõ một số từ 0 đến 100."
     await leader.send("65")
-    done = await leader.send("Hoàn thành cải tạo rãnh thoát nước đoạn Hàng Bạc – Hàng Đào.")
+    preview = await leader.send("Hoàn thành cải tạo rãnh thoát nước đoạn Hàng Bạc – Hàng Đào.")
+    assert preview[0]["text"].startswith("👀 Xem trước — người theo dõi dự án sẽ nhận được:")
+    assert preview[0]["text"].endswith("Gửi tới: 1 người theo dõi dự án.")
+    done = await leader.send(button="opub:send")
     assert done[0]["text"] == "Đã cập nhật dự án; 1 người theo dõi được báo."
     [notice] = await _poll(citizen)
     assert notice["text"].endswith("tiến độ 65%.\nHoàn thành cải tạo rãnh thoát nước đoạn Hàng Bạc – Hàng Đào.")
@@ -80,11 +89,18 @@ async def test_closing_a_consultation_shows_its_results(runtime, citizen, leader
     await leader.send("/inbox")
     await leader.send(button="opub")
     await leader.send(button="opub:close")
-    closed = await leader.send(button=f"oclose:{consultation.id}")
+    asked = await leader.send(button=f"oclose:{consultation.id}")
+    # Before its published end: a reason first (issue 18), then a preview.
+    assert "Kết thúc sớm hơn cần nêu lý do" in asked[0]["text"]
+    preview = await leader.send("Đã đủ ý kiến để quyết định.")
+    assert preview[0]["text"].startswith("👀 Kết thúc lấy ý kiến «") and "gửi tới 1 người đã góp ý" in preview[0]["text"]
+    closed = await leader.send(button="opub:send")
     assert closed[0]["text"].startswith("Đã kết thúc lấy ý kiến")
     assert "(0 người)" in closed[1]["text"] and "• Không đồng ý: 1 (100%)" in closed[1]["text"]
+    assert "Lý do: Đã đủ ý kiến để quyết định." in closed[1]["text"]
     notice, late, *shown = await citizen.send(button="vote:0")  # the closing notice came first
     assert notice["text"].startswith("🗳️ Cuộc lấy ý kiến «") and "• Không đồng ý: 1 (100%)" in notice["text"]
+    assert "⏱️ Kết thúc sớm lúc " in notice["text"] and "Lý do: Đã đủ ý kiến để quyết định." in notice["text"]
     assert late["text"] == "Cuộc lấy ý kiến này đã kết thúc."
     assert "• Không đồng ý: 1 (100%)" in shown[-1]["text"]
 

@@ -224,6 +224,7 @@ async def test_an_admin_publishes_for_no_other_commune_even_after_choosing_it_in
     await admin.send(button="opub")
     await admin.send(button="opub:announce")
     await admin.send("Chủ nhật này tổng vệ sinh toàn phường.")
+    await admin.send(button="opub:send")  # after its preview (issue 18)
     subscribers = {commune: {i.chat_id for i in (await _items(runtime, commune)).values()}
                    for commune in (HOAN_KIEM, BA_DINH)}
     told = {r.chat_id for r in await rows(runtime, OutboxMessage) if r.dedupe_key.startswith("announce:")}
@@ -275,14 +276,18 @@ async def test_the_admin_still_does_everything_in_its_own_commune(runtime, wards
     await admin.send("/inbox")
     await admin.send(button="opub")
     await admin.send(button="opub:announce")
-    assert (await admin.send("Thứ bảy cắt điện khu vực Hàng Bạc."))[0]["text"] == t("vi", "publish.announced", count=1)
+    await admin.send("Thứ bảy cắt điện khu vực Hàng Bạc.")  # its preview first (issue 18)
+    assert (await admin.send(button="opub:send"))[0]["text"] == t("vi", "publish.announced", count=1)
     await admin.send(button="opub:close")
-    closed = await admin.send(button=f"oclose:{consultation.id}")
+    await admin.send(button=f"oclose:{consultation.id}")
+    await admin.send("Đã đủ ý kiến để quyết định.")  # before its published end: a reason (issue 18)
+    closed = await admin.send(button="opub:send")
     assert closed[0]["text"] == t("vi", "publish.closed", title=consultation.title)
     await admin.send(button="opub:project")
     await admin.send(button=f"oproj:{project.id}")
     await admin.send("75")
-    assert (await admin.send("Hoàn thành lát đá đoạn Hàng Bạc."))[0]["text"].startswith("Đã cập nhật dự án")
+    await admin.send("Hoàn thành lát đá đoạn Hàng Bạc.")  # its preview first (issue 18)
+    assert (await admin.send(button="opub:send"))[0]["text"].startswith("Đã cập nhật dự án")
 
     after = await _items(runtime, HOAN_KIEM)
     assert (after[drains.description].status, after[drains.description].assignee_id) == ("answered",

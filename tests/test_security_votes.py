@@ -355,7 +355,9 @@ async def test_closing_shows_both_tallies_to_the_leader_and_the_voters(telegram)
     await leader.say("/inbox")
     await leader.press("opub")
     await leader.press("opub:close")
-    closed = await leader.press(f"oclose:{consultation.id}")
+    await leader.press(f"oclose:{consultation.id}")
+    await leader.say("Đã đủ ý kiến để quyết định.")  # before its published end: a reason (issue 18)
+    closed = await leader.press("opub:send")
     tallies = (f"{official(1)}\n• Đồng ý: 0 (0%)\n• Không đồng ý: 1 (100%)\n"
                f"• Đồng ý nếu miễn phí cho người dân trong phố: 0 (0%)\n{unofficial(2)}\n• Đồng ý: 2 (100%)\n"
                "• Không đồng ý: 0 (0%)\n• Đồng ý nếu miễn phí cho người dân trong phố: 0 (0%)")

@@ -265,9 +265,17 @@ async def file_complaint(citizen: Citizen) -> str:
 
 
 def deadline_lines(deadlines: list[ItemDeadline]) -> str:
+    """The law's deadlines by date with their articles, then the commune's own targets by date, labelled
+    as its own (issue 18)."""
     phases = {"intake": "Xử lý ban đầu, thông báo thụ lý", "resolution": "Giải quyết",
               "status_update": "Cập nhật tình hình cho bạn", "escalation": "Báo cáo lãnh đạo nếu chưa xong"}
-    return "\n".join(f"• {phases[d.phase]}: chậm nhất ngày {d.due_on:%d/%m/%Y} ({d.citation})" for d in deadlines)
+    legal = sorted((d for d in deadlines if not d.citation.startswith("Mục tiêu nội bộ")), key=lambda d: d.due_on)
+    own = sorted((d for d in deadlines if d.citation.startswith("Mục tiêu nội bộ")), key=lambda d: d.due_on)
+    lines = [f"• {phases[d.phase]}: chậm nhất ngày {d.due_on:%d/%m/%Y} ({d.citation})" for d in legal]
+    if own:
+        lines.append("Mục tiêu riêng của xã, phường (không phải thời hạn luật định):")
+        lines += [f"• {phases[d.phase]}: trước ngày {d.due_on:%d/%m/%Y}" for d in own]
+    return "\n".join(lines)
 
 
 def receipt_text(code: str, deadlines: list[ItemDeadline], unit: str) -> str:
@@ -595,16 +603,16 @@ async def test_track_list_detail_typed_code_and_withdraw(bot, lan):
     code = await file_anonymous_feedback(lan)
     [item] = await rows(bot, Item)
     received = local_day(bot, item.received_at)
-    status_update = next(d for d in await rows(bot, ItemDeadline) if d.phase == "status_update")
+    intake = next(d for d in await rows(bot, ItemDeadline) if d.phase == "intake")  # the law's, first
 
-    listing = (f"Hồ sơ của bạn (1):\n• {code}: đã tiếp nhận, hạn tiếp theo {status_update.due_on:%d/%m/%Y}\n\n"
+    listing = (f"Hồ sơ của bạn (1):\n• {code}: đã tiếp nhận, hạn tiếp theo {intake.due_on:%d/%m/%Y}\n\n"
                "Bạn cũng có thể gõ mã hồ sơ (ví dụ TD-K7QX3-M9PAW) để xem chi tiết.")
     assert await lan.press("menu:track") == [listing]
     assert lan.keyboard() == [[(f"{code} · 💬 Phản ánh, kiến nghị · đã tiếp nhận", f"item:{item.id}")], [BACK_TO_MENU]]
 
     detail = (f"Hồ sơ {code}\nLoại: 💬 Phản ánh, kiến nghị\nLĩnh vực: 🛣️ Đường sá, hạ tầng\n"
               f"Trạng thái: đã tiếp nhận\nNgày gửi: {received}\n\n{DESCRIPTION}\n\n"
-              f"Hạn tiếp theo: Cập nhật tình hình cho bạn — {status_update.due_on:%d/%m/%Y} ({status_update.citation})"
+              f"Hạn tiếp theo: Xử lý ban đầu, thông báo thụ lý — {intake.due_on:%d/%m/%Y} ({intake.citation})"
               f"\n\nDiễn biến:\n• {received}: Tiếp nhận hồ sơ")
     detail_buttons = [[("↩️ Rút đơn", "track:withdraw")], [("⬅️ Danh sách hồ sơ", "track:list")], [BACK_TO_MENU]]
     assert await lan.press(f"item:{item.id}") == [detail]
@@ -941,7 +949,7 @@ async def test_privacy_shows_and_erases_personal_data_keeping_the_item(bot, lan)
     [shown] = await lan.say("/privacy")
     assert shown == (
         "🔒 Dữ liệu của bạn mà hệ thống đang lưu:\n• Ngôn ngữ: 🇻🇳 Tiếng Việt\n"
-        f"• Xã, phường: {HOAN_KIEM}\n• Kênh liên lạc: telegram\n• Số hồ sơ đã gửi: 1\n"
+        f"• Xã, phường: {HOAN_KIEM}\n• Kênh liên lạc: Telegram\n• Số hồ sơ đã gửi: 1\n"
         f"• Hồ sơ {code}: Nguyễn Thị Lan, Số 3 Hàng Bạc, tổ 5, 0912345678\n• Đăng ký nhận tin: 1\n"
         "Nhật ký hệ thống không ghi nội dung tin nhắn hay thông tin cá nhân của bạn.")
     assert lan.keyboard() == [[("🗑️ Xoá dữ liệu cá nhân", "privacy:erase")], [BACK_TO_MENU]]
@@ -1110,5 +1118,6 @@ async def test_an_officer_and_a_leader_handle_a_denunciation_in_telegram(bot, la
     await leader.press("opub")
     await leader.press("opub:announce")
     await leader.say("Thứ Bảy 12/12 tổng vệ sinh phố Hàng Bạc từ 7 giờ.")
+    await leader.press("opub:send")  # after its preview (issue 18)
     await bot.runtime.dispatcher.drain()
     assert any("Thứ Bảy 12/12 tổng vệ sinh phố Hàng Bạc" in text for text in lan.texts()[-2:])

@@ -141,7 +141,8 @@ def _type(driver, text: str, *, enter: bool = False) -> None:
 
 
 def _my_messages(driver) -> list[str]:
-    return [m.text for m in driver.find_elements(By.CSS_SELECTOR, "#log .msg.me")]
+    """The citizen's lines as written (an emoji the phone cannot draw is hidden, not dropped)."""
+    return driver.execute_script("return [...document.querySelectorAll('#log .msg.me')].map(m => m.textContent)")
 
 
 def _assert_fits_a_phone(driver) -> None:

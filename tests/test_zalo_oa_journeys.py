@@ -30,7 +30,6 @@ from tests.test_telegram_journeys import (
     CONSENT_QUESTION,
     DESCRIPTION,
     KIND_QUESTION,
-    LOCATION_QUESTION,
     PHOTOS_QUESTION,
     RECEIPT,
     summary_text,
@@ -105,7 +104,9 @@ async def test_feedback_with_a_photo_and_a_shared_location_gets_a_receipt(fake, 
     await describe(lan, "feedback", "infrastructure", DESCRIPTION)
     assert [b for _, b in lan.last_buttons()] == ["photos:done", "submit:cancel"]
     assert await lan.deliver(fake.image_event(LAN, PHOTO)) and lan.fake.messages(LAN)[-1]["text"] == "Đã nhận ảnh 1/5."
-    assert await lan.press("photos:done") == [LOCATION_QUESTION]
+    # Zalo's own way to share a place, not Telegram's 📎 (issue 18).
+    assert await lan.press("photos:done") == [
+        "Sự việc ở đâu? Gửi vị trí từ Zalo (bấm dấu «…» cạnh ô nhập → Vị trí) hoặc gõ địa chỉ. Bấm «Bỏ qua» nếu không cần."]
     pin = [m["text"] for m in await lan.deliver(fake.location_event(LAN, 21.03412, 105.85123))]
     assert pin == ["Đã ghi nhận vị trí.", CONSENT_QUESTION.format(purpose="báo kết quả cho bạn")]
     assert await lan.press("consent:anonymous") == [summary_text(

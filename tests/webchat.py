@@ -79,7 +79,9 @@ async def file_feedback(tab: Browser) -> list[dict]:
 
 async def give_contact(tab: Browser) -> list[dict]:
     """Consent, then name, address and phone: the summary."""
-    await tab.send(button="consent:yes")
+    asked = await tab.send(button="consent:yes")
+    if "contact:new" in buttons(asked[-1]).values():  # offered the last item's contact (issue 18)
+        await tab.send(button="contact:new")
     await tab.send("Nguyễn Thị Lan")
     await tab.send("Số 3 Hàng Bạc, tổ 5")
     return await tab.send("0912345678")
@@ -91,7 +93,9 @@ async def file_item(tab: Browser, kind: str, category: str, text: str,
     await describe(tab, kind, category, text)
     await tab.send(button="location:skip")
     if contact is not None:
-        await tab.send(button="consent:yes")
+        asked = await tab.send(button="consent:yes")
+        if "contact:new" in buttons(asked[-1]).values():  # offered the last item's contact (issue 18)
+            await tab.send(button="contact:new")
         for answer in contact:
             await tab.send(answer)
     else:

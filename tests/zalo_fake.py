@@ -13,6 +13,17 @@ What it checks, and answers as Zalo would (HTTP 200 with ``error != 0``):
   a refresh token works once. The error codes of refused refreshes are this fake's own choice
   (Zalo's exact codes for them are not documented where we looked).
 
+- ``POST /message/template`` (ZNS): header ``access_token`` (-124 otherwise); phone ``84…`` (-108),
+  a numeric template id (-109), non-empty string template data (-111); scripted codes (``zns_script``)
+  and phones without Zalo (``zns_phones``, -118); a tracking id already accepted is answered with its
+  first msg id and not sent again.
+- ``GET /v4/oa/permission``: the administrator allowed the app; redirects to ``redirect_uri`` with a
+  one-time code remembered with its ``code_challenge``. ``POST /v4/oa/access_token`` with
+  ``grant_type=authorization_code`` checks BASE64URL(SHA-256(code_verifier)) against it (-14020).
+- ``GET /cdn/<name>``: the photos of ``cdn`` (status, type, bytes), as Zalo's CDN serves them.
+- Webhook deliveries are signed by ``zalo_mac`` here — written from Zalo's documentation, not with the
+  project's ``signature()`` — with ``signing_secret`` (the OA secret key unless a test says otherwise).
+
 Time is the fake's own clock (``now``), which tests move with ``advance``: token expiry and the
 7-day window follow it, so a test can be "eight days later" without waiting or patching our clock.
 It starts at the real time, as Zalo's servers would, because events are stamped with it and tiepdan
@@ -22,6 +33,8 @@ refuses events older than a few minutes.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import itertools
 import json
 import secrets
@@ -32,7 +45,6 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.channels.zalo_oa import signature
 
 APP_ID = "1234567890123456789"
 APP_SECRET = "app-secret-Zk3q"
@@ -43,9 +55,29 @@ WINDOW = timedelta(days=7)
 QUERY_BUTTONS = ("oa.query.show", "oa.query.hide")
 
 
+def zalo_mac(body: bytes, timestamp: str, secret: str) -> str:
+    """The signature as Zalo's webhook documentation and chatwoot's integration compute it, written out
+    here on its own (not the project's ``signature()``): hex SHA-256 of app id, raw body, timestamp,
+    secret, concatenated in that order."""
+    return hashlib.sha256(f"{APP_ID}".encode() + body + timestamp.encode() + secret.encode()).hexdigest()
+
+
 class FakeZalo:
     def __init__(self) -> None:
         self.now = datetime.now(timezone.utc).replace(microsecond=0)
+        self.signing_secret = OA_SECRET  # what signs the webhook deliveries (the OA secret key, as Zalo does)
+        # ZNS: (phone, template id, data, tracking id) accepted; tracking id → msg id (a repeat is not resent)
+        self.templates: list[tuple[str, str, dict, str]] = []
+        self.template_calls = 0
+        self._tracked: dict[str, str] = {}
+        self.zns_script: deque[int] = deque()
+        self.zns_phones: set[str] | None = None  # None: every phone has Zalo
+        # OAuth v4 authorisation codes issued by the permission page: code → (code_challenge, redirect_uri)
+        self._codes: dict[str, tuple[str, str]] = {}
+        self.exchanges: list[dict] = []
+        # A CDN: path → (status, content type, body)
+        self.cdn: dict[str, tuple[int, str, bytes]] = {}
+        self.cdn_calls = 0
         self.oauth_down = 0  # the next this many OAuth calls are answered 502, as by a proxy of Zalo's that is down
         self.url = ""
         self.webhook_url = ""
@@ -68,7 +100,9 @@ class FakeZalo:
     # -- life -------------------------------------------------------------------------------------------
     async def start(self) -> "FakeZalo":
         app = web.Application()
-        app.add_routes([web.post("/v3.0/oa/message/cs", self._send), web.post("/v4/oa/access_token", self._oauth)])
+        app.add_routes([web.post("/v3.0/oa/message/cs", self._send), web.post("/v4/oa/access_token", self._oauth),
+                        web.post("/message/template", self._template), web.get("/v4/oa/permission", self._permission),
+                        web.get("/cdn/{name}", self._cdn)])
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -115,7 +149,7 @@ class FakeZalo:
         HTTP status. A delivered user event counts as an interaction at the fake's current time."""
         body = raw if raw is not None else json.dumps(event, ensure_ascii=False).encode()
         if mac is None:
-            mac = "mac=" + signature(APP_ID, body, str(event.get("timestamp", "")), OA_SECRET)
+            mac = "mac=" + zalo_mac(body, str(event.get("timestamp", "")), self.signing_secret)
         headers = {"Content-Type": "application/json"}
         if mac:
             headers["X-ZEvent-Signature"] = mac
@@ -217,6 +251,8 @@ class FakeZalo:
     # -- OAuth v4 ---------------------------------------------------------------------------------------
     async def _oauth(self, request: web.Request) -> web.Response:
         form = await request.post()
+        if form.get("grant_type") == "authorization_code":
+            return self._exchange(request, form)
         self.refresh_calls += 1
         await asyncio.sleep(self.refresh_delay)
         if self.oauth_down:
@@ -230,6 +266,71 @@ class FakeZalo:
             return self._refuse(-14014, "Invalid refresh token", form)
         access, refresh = self.issue()
         return web.json_response({"access_token": access, "refresh_token": refresh, "expires_in": str(TOKEN_LIFETIME)})
+
+    async def _permission(self, request: web.Request) -> web.Response:
+        """The OA administrator allowed the app: Zalo redirects their browser with a code (one use)."""
+        query = request.query
+        if query.get("app_id") != APP_ID or not query.get("code_challenge") or not query.get("redirect_uri"):
+            return web.Response(status=400, text="invalid request")
+        code = "AC-" + secrets.token_urlsafe(16)
+        self._codes[code] = (query["code_challenge"], query["redirect_uri"])
+        sep = "&" if "?" in query["redirect_uri"] else "?"
+        raise web.HTTPFound(f"{query['redirect_uri']}{sep}code={code}&oa_id={OA_ID}&state={query.get('state', '')}")
+
+    def _exchange(self, request: web.Request, form) -> web.Response:
+        """OAuth v4 authorization_code with PKCE: the verifier must hash to the page's challenge."""
+        self.exchanges.append(dict(form))
+        if request.headers.get("secret_key") != APP_SECRET:
+            return self._refuse(-14002, "Invalid secret key", form)
+        issued = self._codes.pop(form.get("code", ""), None)
+        if form.get("app_id") != APP_ID or issued is None:
+            return self._refuse(-14019, "Invalid authorization code", form)
+        verifier = form.get("code_verifier", "")
+        expected = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
+        if not 43 <= len(verifier) <= 128 or expected != issued[0]:
+            return self._refuse(-14020, "Invalid code verifier", form)
+        access, refresh = self.issue()
+        return web.json_response({"access_token": access, "refresh_token": refresh, "expires_in": str(TOKEN_LIFETIME)})
+
+    # -- ZNS ----------------------------------------------------------------------------------------------
+    async def _template(self, request: web.Request) -> web.Response:
+        """``POST /message/template``: header access_token, JSON {phone, template_id, template_data,
+        tracking_id}; answers {error, message, data: {msg_id, sent_time, quota}}. A tracking id already
+        accepted is answered with its first msg id and not sent again (see bot/channels/zalo_notices.py)."""
+        self.template_calls += 1
+        if not self.valid(request.headers.get("access_token", "")):
+            return _error(-124, "Access token is invalid")
+        try:
+            body = json.loads(await request.text())
+        except ValueError:
+            return _error(-112, "body must be JSON")
+        phone, template, data, tracking = (body.get(k) for k in ("phone", "template_id", "template_data", "tracking_id"))
+        if not isinstance(phone, str) or not phone.startswith("84") or not phone.isdigit():
+            return _error(-108, "Phone number invalid")
+        if not isinstance(template, str) or not template.isdigit():
+            return _error(-109, "Template ID invalid")
+        if not isinstance(data, dict) or not data or not all(isinstance(v, str) for v in data.values()):
+            return _error(-111, "Template data empty")
+        if self.zns_script:
+            return _error(self.zns_script.popleft(), "scripted failure")
+        if self.zns_phones is not None and phone not in self.zns_phones:
+            return _error(-118, "Zalo account not existed")
+        if isinstance(tracking, str) and tracking in self._tracked:
+            msg_id = self._tracked[tracking]
+        else:
+            msg_id = secrets.token_hex(8)
+            self.templates.append((phone, template, data, tracking))
+            if isinstance(tracking, str):
+                self._tracked[tracking] = msg_id
+        return web.json_response({"error": 0, "message": "Success", "data": {
+            "msg_id": msg_id, "sent_time": str(int(self.now.timestamp() * 1000)),
+            "quota": {"dailyQuota": "500", "remainingQuota": str(500 - len(self.templates))}}})
+
+    # -- CDN ----------------------------------------------------------------------------------------------
+    async def _cdn(self, request: web.Request) -> web.Response:
+        self.cdn_calls += 1
+        status, content_type, body = self.cdn.get(request.match_info["name"], (404, "text/plain", b"not found"))
+        return web.Response(status=status, body=body, content_type=content_type)
 
     def _refuse(self, code: int, name: str, form) -> web.Response:
         self.refused_refreshes.append({"error": code, "refresh_token": form.get("refresh_token")})

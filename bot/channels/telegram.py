@@ -45,10 +45,11 @@ from telegram.request import BaseRequest
 from bot.channels.connection import PlatformConnection
 from bot.channels.pacing import SlidingWindowLimiter
 from bot.domain.dialog import Incoming, Location, Photo, Reply
+from bot.leader import POLLING_LOCKS, PollingLeader
 from bot.settings import Settings, TelegramMode
 from bot.texts import t
 from handlers.pipeline import handle_incoming
-from scheduler.outbox import HOLDING_CHANNELS, DeliveryHeld, DeliveryRefused, DeliveryRetry
+from scheduler.outbox import HOLDING_CHANNELS, SENT_MESSAGE, DeliveryHeld, DeliveryRefused, DeliveryRetry
 
 log = logging.getLogger(__name__)
 # python-telegram-bot logs whole updates and API calls at DEBUG: what people typed and what they were
@@ -182,7 +183,7 @@ class TelegramSender:
         self.per_chat_rate = per_chat_rate  # messages a second in one chat, after a burst of per_chat_burst
         self.connection = connection
 
-    async def send(self, chat_id: str, reply: Reply, parts_sent: int = 0) -> None:
+    async def send(self, chat_id: str, reply: Reply, parts_sent: int = 0) -> dict | None:
         """Photos first, then the text in parts; the keyboard rides on the last part. Parts already
         delivered by an earlier attempt are skipped, and a failure says how many got through."""
         if self.connection is not None and self.connection.unavailable:
@@ -190,16 +191,21 @@ class TelegramSender:
             raise DeliveryRetry("telegram: not connected; waiting for the next attempt to connect",
                                 after=self.connection.retry_in(), parts_sent=parts_sent)
         chat = int(chat_id)
+        if reply.clears is not None:
+            return await self._take_buttons_away(chat, reply)
         parts = split_text(reply.text)
         steps = [("photo", photo, None) for photo in reply.photos] + [
             ("text", part, keyboard(reply) if index == len(parts) - 1 else None) for index, part in enumerate(parts)]
         delivered = parts_sent
+        kept = None
         try:
             for kind, content, markup in steps[parts_sent:]:
                 if kind == "photo":
                     await self.bot.send_photo(chat_id=chat, photo=content)
                 else:
-                    await self.bot.send_message(chat_id=chat, text=content, reply_markup=markup)
+                    message = await self.bot.send_message(chat_id=chat, text=content, reply_markup=markup)
+                    if isinstance(markup, InlineKeyboardMarkup):  # a later step takes these buttons away
+                        kept = {SENT_MESSAGE: str(message.message_id)}
                 delivered += 1
         except RetryAfter as exc:
             after = exc.retry_after
@@ -214,6 +220,26 @@ class TelegramSender:
             raise DeliveryRefused(f"telegram bad request: {exc.message}") from exc
         except (NetworkError, TelegramError) as exc:
             raise DeliveryRetry(f"telegram error: {exc}", parts_sent=delivered) from exc
+        return kept
+
+    async def _take_buttons_away(self, chat: int, reply: Reply) -> None:
+        """editMessageReplyMarkup without a markup: the old message stays, its buttons go. A message
+        already without them, or deleted by the citizen, leaves nothing to do (Telegram says 400)."""
+        try:
+            await self.bot.edit_message_reply_markup(chat_id=chat, message_id=int(reply.clears_message),
+                                                     reply_markup=None)
+        except RetryAfter as exc:
+            after = exc.retry_after
+            seconds = after.total_seconds() if isinstance(after, timedelta) else float(after)
+            raise DeliveryRetry(f"telegram flood control: retry after {seconds}s", after=seconds) from exc
+        except Forbidden as exc:
+            if BLOCKED in exc.message.lower():
+                raise DeliveryHeld("blocked", f"telegram refused: {exc.message}") from exc
+            raise DeliveryRefused(f"telegram refused: {exc.message}") from exc
+        except BadRequest as exc:  # "message is not modified", "message to edit not found": nothing left
+            log.info("telegram: no buttons to take away (%s)", exc.message)
+        except (NetworkError, TelegramError) as exc:
+            raise DeliveryRetry(f"telegram error: {exc}") from exc
 
 
 class ChatOrderedUpdates(BaseUpdateProcessor):
@@ -291,6 +317,12 @@ class TelegramChannel:
         self.application.add_error_handler(self.on_error)
         self.connection = PlatformConnection("telegram", self._connect, on_connected=self._connected)
         self.sender = TelegramSender(self.application.bot, self.settings.telegram_per_chat_rate, self.connection)
+        # Polling: on PostgreSQL several processes may run, and one of them polls (bot/leader.py).
+        polling = self.settings.telegram_mode is TelegramMode.polling and getattr(runtime, "poll", True)
+        dsn = getattr(runtime, "postgres_dsn", None)
+        self.polls = polling and dsn is None  # SQLite: the one process polls
+        self.leader = (PollingLeader(dsn, POLLING_LOCKS[CHANNEL], "telegram", self._start_polling,
+                                     self._stop_polling, on_change=self._leading) if polling and dsn else None)
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not plausible(update):
@@ -355,14 +387,32 @@ class TelegramChannel:
                 url=self.settings.telegram_webhook_url, secret_token=self.settings.telegram_webhook_secret,
                 allowed_updates=["message", "callback_query"],
             )
-        elif not self.application.updater.running:
+        elif self.leader is not None:
+            if not self.leader.started:
+                await self.leader.start()
+        elif self.polls and not self.application.updater.running:
+            await self._start_polling()
+
+    async def _start_polling(self) -> None:
+        if not self.application.updater.running:
             await self.application.updater.start_polling(allowed_updates=["message", "callback_query"])
+
+    async def _stop_polling(self) -> None:
+        if self.application.updater.running:
+            await self.application.updater.stop()
+
+    def _leading(self, leading: bool) -> None:
+        metrics = getattr(self.runtime, "metrics", None)
+        if metrics is not None:
+            metrics.leader.labels(CHANNEL).set(1 if leading else 0)
 
     def _connected(self) -> None:
         self.runtime.dispatcher.wake()  # what waited for the channel may leave now
 
     async def stop(self) -> None:
         await self.connection.stop()
+        if self.leader is not None:
+            await self.leader.stop()
         if self.application.updater and self.application.updater.running:
             await self.application.updater.stop()
         if self.application.running:
@@ -389,7 +439,14 @@ class TelegramChannel:
             return web.Response(status=400)
         if update is None or not plausible(update):
             return web.Response(status=400)
-        await self.application.update_queue.put(update)
+        if not self.application.running:
+            await self.application.update_queue.put(update)  # taken when the application starts
+            return web.Response(status=200)
+        # Answered once handled (committed), not once queued: a process killed in between never said
+        # 200, so Telegram delivers the update again (to any process behind the proxy) and it is not
+        # lost; the redelivery of one that was handled is recognised (ProcessedUpdate). The update
+        # processor keeps one chat's updates in order and bounds how many run at once.
+        await self.application.update_processor.process_update(update, self.application.process_update(update))
         return web.Response(status=200)
 
 

@@ -10,7 +10,11 @@ staff session (bot/staff_sessions.py): the chat cookie alone is never an officer
                               or {"id": ..., "location": {"latitude": .., "longitude": ..}}
                               optional "after": last message id seen → {"messages": [...], "cursor": n}
     POST /api/chat/photo      multipart: "photo" (JPEG, PNG or WebP), "id", optional "after"
+                              a button may name its message: {"id": .., "button": "..", "message": id}; a
+                              message the person has answered since is refused (409), not acted on
     GET  /api/chat/messages?after=N&wait=25   long-poll for messages after N
+    GET  /api/chat/history?before=N&limit=40  a page of older messages (the newest without ``before``);
+                              both sides of the chat and whether each menu is still live (web_history.py)
     POST /api/staff/logout    ends this browser's staff session
     GET  /media/<key>         a stored photo, for those allowed to see it (bot/channels/web_media.py)
 
@@ -31,12 +35,14 @@ from aiohttp import web
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.channels import web_history, web_page
+from bot.channels.web_history import StalePress, UnknownPress
 from bot.channels.web_media import MediaAccess
 from bot.channels.web_wakeup import PostgresWakeups, WebChatHub, WebChatSender
 from bot.domain.dialog import Incoming, Location, Photo
 from bot.officers import is_staff
 from bot.staff_sessions import SessionPolicy, current_session, end_session, open_session, redeemed_since
-from bot.texts import t
+from bot.texts import LANGUAGES, t
 from bot.web_security import JSON, MULTIPART
 from bot.web_server import BodyTooSlow, read_body
 from handlers.flood import FloodGate, Verdict, turned_away
@@ -102,10 +108,6 @@ class Visitor:
         return self.user is not None and is_staff(self.user) and self.staff_session is None
 
 
-def _message(row) -> dict:
-    return {"id": row.id, **row.payload}
-
-
 class WebChat:
     def __init__(self, runtime):
         self.runtime = runtime
@@ -136,6 +138,7 @@ class WebChat:
             web.get("/", self.page),
             web.post("/api/chat/send", self.send),
             web.get("/api/chat/messages", self.messages),
+            web.get("/api/chat/history", self.history),
             web.post("/api/chat/photo", self.photo),
             web.post("/api/staff/logout", self.logout),
             web.get("/media/{key}", self.media_access.media),
@@ -181,6 +184,11 @@ class WebChat:
                 await uow.commit()  # a renewal, or an expired session's end
         return Visitor(chat_id, new=False, user=user, staff_session=session)
 
+    def _shown_in(self, visitor: Visitor | None) -> str:
+        """The language of the page's own texts: the one chosen in the chat; before that, the commune's
+        (as the chat's greeting is: phones in Vietnam often announce English whatever their owner reads)."""
+        return (visitor and visitor.language) or self.runtime.settings.default_language.value
+
     def _with_cookie(self, response: web.StreamResponse, request: web.Request, visitor: Visitor) -> web.StreamResponse:
         if visitor.new:
             self.security.set_cookie(response, request, COOKIE, self.security.sign(visitor.chat_id),
@@ -188,14 +196,15 @@ class WebChat:
         return response
 
     async def page(self, request: web.Request) -> web.StreamResponse:
-        response = web.FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+        """The page, in the language of its chat (``_shown_in``)."""
         try:
-            await self.load_signing_key()
+            visitor = await self.visitor(request)
         except (SQLAlchemyError, OSError):
-            return response  # the page still loads; its first message gets the cookie
-        if self.chat_id_of(request) is None:
-            self._with_cookie(response, request, Visitor(secrets.token_urlsafe(18), new=True))
-        return response
+            visitor = None  # the page still loads; its first message gets the cookie
+        language = self._shown_in(visitor)
+        response = web.Response(text=web_page.render(language), content_type="text/html",
+                                headers={"Cache-Control": "no-store", "Content-Language": language})
+        return self._with_cookie(response, request, visitor) if visitor is not None else response
 
     async def send(self, request: web.Request) -> web.StreamResponse:
         refusal = self.security.origin_refusal(request, content_types=(JSON,))
@@ -230,16 +239,28 @@ class WebChat:
         login = command.startswith("/officer")
         if visitor.staff_without_session and not login:
             return _error(language, 401, "staff.session_needed")
+        pressed = body.get("message")
         started = utcnow()
         try:
+            if incoming.button is not None and isinstance(pressed, int) and not isinstance(pressed, bool):
+                async with self.runtime.uows() as uow:
+                    web_history.pressed_labels[incoming.update_key] = await web_history.check_press(
+                        uow, visitor.chat_id, min(max(pressed, 0), MAX_CURSOR), incoming.button, incoming.update_key)
             result = await handle_incoming(incoming, self.runtime.uows, self.runtime.settings)
             rows = await self._rows(visitor.chat_id, after)
-            response = self._with_cookie(self._page_of(rows, after), request, visitor)
+            response = self._with_cookie(self._page_of(rows, after, _chosen_language(incoming) or self._shown_in(visitor),
+                                                       said=body["id"]), request, visitor)
             if login and result.user_id is not None:
                 await self._log_in_if_redeemed(request, response, result.user_id, started)
+        except StalePress:
+            return _error(language, 409, "webpage.stale_button")
+        except UnknownPress:
+            return _error(language, 400, "error.bad_request")
         except (SQLAlchemyError, OSError):
             log.warning("web chat: database unavailable")
             return _error(_browser_language(request), 503, "error.temporary")
+        finally:
+            web_history.pressed_labels.pop(incoming.update_key, None)
         return response
 
     async def _log_in_if_redeemed(self, request, response, user_id: int, since) -> None:
@@ -330,7 +351,7 @@ class WebChat:
         except (SQLAlchemyError, OSError):
             log.warning("web chat: could not store a photo")
             return _error(language, 503, "error.temporary")
-        return self._with_cookie(self._page_of(rows, after), request, visitor)
+        return self._with_cookie(self._page_of(rows, after, self._shown_in(visitor), said=message_id), request, visitor)
 
     async def _expects_photo(self, chat_id: str) -> bool:
         async with self.runtime.uows() as uow:
@@ -376,15 +397,59 @@ class WebChat:
                     await self.hub.wait(delivered, remaining)  # set by a delivery (web_wakeup.py)
         except (SQLAlchemyError, OSError):
             return _error(_browser_language(request), 503, "error.temporary")
-        return self._page_of(rows, after)
+        return self._page_of(rows, after, None)  # its language may have changed during the wait
+
+    async def history(self, request: web.Request) -> web.StreamResponse:
+        """A page of the chat's history, both sides, oldest first: the newest page, or the one before
+        ``before`` (the page asks as its reader scrolls up)."""
+        try:
+            visitor = await self.visitor(request, create=False)
+        except (SQLAlchemyError, OSError):
+            return _error(_browser_language(request), 503, "error.temporary")
+        if visitor is None:
+            fresh = Visitor(secrets.token_urlsafe(18), new=True)
+            return self._with_cookie(web.json_response({"messages": [], "more": False, "cursor": 0,
+                                                        "lang": self._shown_in(fresh)}), request, fresh)
+        language = visitor.language or _browser_language(request)
+        if visitor.staff_without_session:
+            return _error(language, 401, "staff.session_needed")
+        try:
+            before = request.query.get("before")
+            before = min(max(0, int(before)), MAX_CURSOR + 1) if before is not None else None
+            limit = min(web_history.MAX_PAGE, max(1, int(request.query.get("limit", web_history.PAGE))))
+        except ValueError:
+            return _error(language, 400, "error.bad_request")
+        try:
+            async with self.runtime.uows() as uow:
+                messages, more = await web_history.page(uow, visitor.chat_id, before, limit)
+        except (SQLAlchemyError, OSError):
+            return _error(language, 503, "error.temporary")
+        return web.json_response({"messages": messages, "more": more, "lang": self._shown_in(visitor),
+                                  "cursor": messages[-1]["id"] if messages else 0})
 
     async def _rows(self, chat_id: str, after: int) -> list[dict]:
         async with self.runtime.uows() as uow:
-            return [_message(row) for row in await uow.outbox.for_chat(CHANNEL, chat_id, min(after, MAX_CURSOR))]
+            rows = await uow.outbox.for_chat(CHANNEL, chat_id, min(after, MAX_CURSOR))
+            return web_history.mark_live([web_history.message(row) for row in rows])
 
     @staticmethod
-    def _page_of(messages: list[dict], after: int) -> web.Response:
-        return web.json_response({"messages": messages, "cursor": messages[-1]["id"] if messages else after})
+    def _page_of(messages: list[dict], after: int, language: str | None, *, said: str | None = None) -> web.Response:
+        """``said``: the page's id of the line this request carried. The page shows that line already, so
+        the answer gives only its id (``said``), and the messages it caused. ``language``: of the page's
+        own texts, when known."""
+        own = [m for m in messages if said is not None and m.get("from") == "me" and m.get("ref") == said]
+        page = {"messages": [m for m in messages if m not in own], "cursor": messages[-1]["id"] if messages else after}
+        if language is not None:
+            page["lang"] = language
+        if own:
+            page["said"] = own[0]["id"]
+        return web.json_response(page)
+
+
+def _chosen_language(incoming: Incoming) -> str | None:
+    """The language a press of the language picker sets (handlers/start.py), for the page's own texts."""
+    choice = (incoming.button or "").removeprefix("lang:")
+    return choice if incoming.button != choice and choice in LANGUAGES else None
 
 
 def _storable(value) -> bool:

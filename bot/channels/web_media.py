@@ -29,9 +29,13 @@ class MediaAccess:
             raise web.HTTPNotFound()
         expires, signature = request.query.get("exp"), request.query.get("sig")
         try:
-            visitor = None
+            visitor = staff = None
             if expires is None or signature is None:
                 visitor = await self.chat.visitor(request, create=False)
+                if visitor is None or visitor.staff_session is None:
+                    from bot.console.auth import console_session  # a console tab: the staff cookie alone
+
+                    staff = await console_session(self.chat.runtime, request)
             else:
                 await self.chat.load_signing_key()
             async with self.chat.runtime.uows() as uow:
@@ -42,7 +46,8 @@ class MediaAccess:
                 if expires is not None and signature is not None:
                     allowed = self.chat.security.media_link_valid(key, expires, signature)
                 else:
-                    allowed = await self._may_see(uow, visitor, attachment)
+                    allowed = await self._may_see(uow, visitor, attachment) or (
+                        staff is not None and await _staff_may_see(uow, staff.user, attachment))
         except (SQLAlchemyError, OSError):
             return web.Response(status=503, headers={"Retry-After": "5"})
         if not allowed:
@@ -66,11 +71,22 @@ class MediaAccess:
         return False
 
 
+async def _staff_may_see(uow, user, attachment: Attachment) -> bool:
+    """A member of staff in the console: a photo of an item the scope policy lets them see."""
+    for item in await _items_showing(uow, attachment):
+        if await may_see(uow, user, item):
+            return True
+    return False
+
+
 async def _items_showing(uow, attachment: Attachment) -> list[Item]:
     """The items the photo belongs to: those its uploader filed with it, and those they answered with it."""
-    uploader = (await uow.session.execute(select(ChannelIdentity.user_id).where(
-        ChannelIdentity.channel == attachment.channel, ChannelIdentity.external_id == attachment.chat_id))
-                ).scalar_one_or_none()
+    if attachment.channel == "console":  # uploaded in the staff console: chat_id holds the officer's user id
+        uploader = int(attachment.chat_id) if attachment.chat_id.isdigit() else None
+    else:
+        uploader = (await uow.session.execute(select(ChannelIdentity.user_id).where(
+            ChannelIdentity.channel == attachment.channel, ChannelIdentity.external_id == attachment.chat_id))
+                    ).scalar_one_or_none()
     if uploader is None:
         return []
     ref = f"web:{attachment.key}"

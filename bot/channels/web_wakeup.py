@@ -6,6 +6,11 @@ once; on PostgreSQL it also sends ``NOTIFY tiepdan_web, '<chat>'`` so a wait hel
 process wakes too (every process LISTENs on one connection of its own). A wait therefore reads the
 database twice (when it starts and when it wakes or times out), however long it lasts. Should the
 LISTEN connection be down, waits re-read every ``FALLBACK_POLL`` seconds until it is back.
+
+The same connection carries ``tiepdan_outbox``: a process that does not dispatch (``serve --web-only``)
+tells the dispatching processes that a commit wrote outbox rows, so a reply leaves at once rather than
+at their next poll. Notifications leave one statement at a time on the connection (asyncpg runs one
+operation at a time on it); those asked for meanwhile go together in the next statement.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "web"
 NOTIFY_CHANNEL = "tiepdan_web"
+OUTBOX_CHANNEL = "tiepdan_outbox"
 FALLBACK_POLL = 2.0
 RECONNECT_AFTER = (1, 2, 5, 10, 30)  # seconds between attempts to LISTEN again
 
@@ -87,12 +93,19 @@ class PostgresWakeups:
         self.hub, self.dsn = hub, dsn
         self._connection = None
         self._task: asyncio.Task | None = None
+        self.on_outbox = None  # called when another process wrote outbox rows (set by a dispatching Runtime)
+        self._chats: set[str] = set()  # to be notified by the next statement
+        self._outbox = False
+        self._sending = asyncio.Lock()
+        self._outbox_task: asyncio.Task | None = None
 
     async def start(self) -> None:
         self.hub.listening = False
         self._task = asyncio.create_task(self._keep_listening(), name="web-chat LISTEN")
 
     async def stop(self) -> None:
+        if self._outbox_task is not None:
+            await asyncio.gather(self._outbox_task, return_exceptions=True)
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -101,15 +114,36 @@ class PostgresWakeups:
             self._connection = None
 
     async def publish(self, chat_id: str) -> None:
-        connection = self._connection
-        if connection is None or connection.is_closed():
-            return  # the other processes' waits re-read every few seconds meanwhile
-        try:
-            await connection.execute("SELECT pg_notify($1, $2)", NOTIFY_CHANNEL, chat_id)
-        except Exception as exc:  # noqa: BLE001 - any failure: the reconnect loop takes over
-            log.warning("web chat: NOTIFY failed (%s); waits fall back to polling", type(exc).__name__)
+        self._chats.add(chat_id)
+        await self._flush()
+
+    def wake_dispatchers(self) -> None:
+        """From a commit hook: the dispatching processes should look at the outbox now."""
+        self._outbox = True
+        if self._outbox_task is None or self._outbox_task.done():
+            self._outbox_task = asyncio.get_running_loop().create_task(self._flush())
+
+    async def _flush(self) -> None:
+        async with self._sending:
+            chats, self._chats = sorted(self._chats), set()
+            outbox, self._outbox = self._outbox, False
+            connection = self._connection
+            if (not chats and not outbox) or connection is None or connection.is_closed():
+                return  # carried by an earlier statement; or the others re-read every few seconds meanwhile
+            try:
+                if chats:
+                    await connection.execute("SELECT pg_notify($1, c) FROM unnest($2::text[]) AS c",
+                                             NOTIFY_CHANNEL, chats)
+                if outbox:
+                    await connection.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)
+            except Exception as exc:  # noqa: BLE001 - any failure: the reconnect loop takes over
+                log.warning("web chat: NOTIFY failed (%s); waits fall back to polling", type(exc).__name__)
 
     def _received(self, connection, pid, channel, payload: str) -> None:
+        if channel == OUTBOX_CHANNEL:
+            if self.on_outbox is not None:
+                self.on_outbox()
+            return
         self.hub.notify(payload)
 
     async def _keep_listening(self) -> None:
@@ -120,6 +154,8 @@ class PostgresWakeups:
             try:
                 connection = await asyncpg.connect(self.dsn, timeout=10)
                 await connection.add_listener(NOTIFY_CHANNEL, self._received)
+                if self.on_outbox is not None:
+                    await connection.add_listener(OUTBOX_CHANNEL, self._received)
                 lost = asyncio.Event()
                 connection.add_termination_listener(lambda _: lost.set())
                 if attempt:

@@ -29,6 +29,14 @@ integrations because the official pages are not in our reference corpus):
   refresh token works once and lives about 3 months; every refresh returns the next one, so the new
   pair must be stored before anything else can refresh — one refresh at a time across processes.
 
+- Template notices (ZNS, zalo.cloud/zns): ``POST https://business.openapi.zalo.me/message/template``,
+  header ``access_token`` (the OA's), JSON ``{"phone": "84…", "template_id", "template_data": {...},
+  "tracking_id"}``; answer ``{"error": 0, "message", "data": {"msg_id", "sent_time", "quota"}}``;
+  -124 is ZNS's invalid access token (refresh once, retry once). What the other codes mean for a
+  notice: bot/channels/zalo_notices.py.
+- OAuth v4 authorisation (bot/channels/zalo_oauth.py): the same token endpoint with
+  ``grant_type=authorization_code``, ``code`` and the PKCE ``code_verifier``.
+
 Unclear in what we could find: the exact title limit of a button (we cut at 100 characters), the
 error code OAuth returns for a reused refresh token (we treat any answer without an access token as
 a refusal), and whether an old access token keeps working after a refresh (we assume not: a refused
@@ -58,6 +66,8 @@ TEXT_LIMIT = 2000
 MAX_BUTTONS = 5
 BUTTON_TITLE_LIMIT = 100
 TOKEN_ERRORS = (-216, -220)
+ZNS_PATH = "/message/template"
+ZNS_TOKEN_ERRORS = (-124, -216, -220)  # ZNS says -124 for an invalid access token
 RATE_LIMITED = -32
 RATE_LIMIT_PAUSE = 60.0  # seconds every send waits after Zalo says the app is over its rate limit
 REFRESH_MARGIN = timedelta(minutes=5)  # refresh an access token this long before it expires
@@ -179,6 +189,10 @@ class TokenStore:
                 return
             await uow.commit()
         self._current = None
+
+    def forget(self) -> None:
+        """A new pair was stored (an authorisation): read it from the database next time."""
+        self._current, self._refused = None, None
 
     async def access_token(self) -> str:
         current = self._current
@@ -306,6 +320,9 @@ class ZaloOAClient:
 
     async def _oauth_refresh(self, refresh_token: str) -> dict:
         form = {"app_id": self.app_id, "grant_type": "refresh_token", "refresh_token": refresh_token}
+        return await self._oauth_call(form, "refresh the token")
+
+    async def _oauth_call(self, form: dict[str, str], what: str) -> dict:
         try:
             async with self._http().post(f"{self.oauth_url}{OAUTH_PATH}", data=form,
                                          headers={"secret_key": self._app_secret}) as response:
@@ -316,13 +333,52 @@ class ZaloOAClient:
             raise ZaloUnavailable(f"zalo oauth: {type(exc).__name__}") from exc
         if not isinstance(answer, dict) or not answer.get("access_token") or not answer.get("refresh_token"):
             code = answer.get("error") if isinstance(answer, dict) else None
-            log.error("zalo oa: OAuth refused to refresh the token (error %s); authorise the OA again", code)
-            raise ZaloAuthError(f"zalo oauth refused the refresh token (error {code})")
+            log.error("zalo oa: OAuth refused to %s (error %s); authorise the OA again", what, code)
+            raise ZaloAuthError(f"zalo oauth refused to {what} (error {code})")
         try:
             int(answer.get("expires_in", 0))
         except (TypeError, ValueError) as exc:
             raise ZaloUnavailable("zalo oauth: expires_in is not a number") from exc
         return answer
+
+    async def send_template(self, zns_url: str, phone: str, template_id: str, data: dict[str, str],
+                            tracking_id: str) -> dict:
+        """Send a template notice (ZNS) to ``phone`` (84…); returns Zalo's ``data`` ({msg_id, sent_time,
+        quota}). The same tracking id is sent again on a retry after a crash. Raises ZaloAPIError,
+        ZaloRateLimited, ZaloUnavailable or ZaloAuthError."""
+        body = {"phone": phone, "template_id": template_id, "template_data": data, "tracking_id": tracking_id}
+        token = await self.tokens.access_token()
+        answer = await self._post_template(zns_url, token, body)
+        if answer["error"] in ZNS_TOKEN_ERRORS:
+            log.info("zalo zns: access token refused (%s), refreshing", answer["error"])
+            answer = await self._post_template(zns_url, await self.tokens.refused(token), body)
+        if answer["error"] != 0:
+            raise ZaloAPIError(answer["error"], str(answer.get("message", "")))
+        return answer.get("data") if isinstance(answer.get("data"), dict) else {}
+
+    async def _post_template(self, zns_url: str, token: str, body: dict) -> dict:
+        await self._wait_for_quota()
+        try:
+            async with self._http().post(f"{zns_url.rstrip('/')}{ZNS_PATH}", headers={"access_token": token},
+                                         json=body) as response:
+                if response.status == 429:
+                    raise ZaloRateLimited("zalo zns: HTTP 429", _seconds(response.headers.get("Retry-After"),
+                                                                         RATE_LIMIT_PAUSE))
+                if response.status >= 300:
+                    raise ZaloUnavailable(f"zalo zns: HTTP {response.status}")
+                answer = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise ZaloUnavailable(f"zalo zns: {type(exc).__name__}") from exc
+        if not isinstance(answer, dict) or not isinstance(answer.get("error"), int):
+            raise ZaloUnavailable("zalo zns: an answer without an error code")
+        return answer
+
+    async def exchange_code(self, code: str, code_verifier: str) -> dict:
+        """OAuth v4 with PKCE: the authorisation code and its verifier for the OA's first token pair
+        (``{"access_token", "refresh_token", "expires_in"}``). Raises ZaloAuthError when refused."""
+        form = {"app_id": self.app_id, "grant_type": "authorization_code", "code": code,
+                "code_verifier": code_verifier}
+        return await self._oauth_call(form, "exchange the authorisation code")
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:

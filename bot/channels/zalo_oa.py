@@ -3,8 +3,9 @@ flows as every other channel.
 
 Webhook (developers.zalo.me: official-account/webhook/tong-quan). Zalo POSTs one JSON event and signs
 it in ``X-ZEvent-Signature: mac=<hex>``, the SHA-256 of app id + raw body + the event's ``timestamp``
-+ the OA secret key (not the app secret). We compare in constant time and answer 401 to anything
-else. Zalo wants a 200 within 2 seconds and retries otherwise, so the event is handled in a task
++ the OA secret key (chatwoot's Zalo integration computes the same; one third-party guide says the app
+secret instead, so ``TIEPDAN_ZALO_OA_SIGNATURE_SECRET`` can choose: README "Deploying on Zalo").
+We compare in constant time and answer 401 to anything else. Zalo wants a 200 within 2 seconds and retries otherwise, so the event is handled in a task
 after the answer; a retried delivery carries the same ``msg_id`` and the pipeline's inbound dedupe
 ignores it. Events of one user are handled in the order they arrived.
 
@@ -40,12 +41,15 @@ as that button too. Zalo shows at most 5 buttons under a message: longer menus c
 next messages, 5 at a time, so every choice stays one tap away and nothing has to be remembered
 about which page a chat is on.
 
-Photos: the image's Zalo CDN URL is kept as the photo reference (an officer on Zalo is sent the
-same URL back); no download in the 2-second path.
+Photos: copied into our own storage when a step takes them, after the webhook is answered
+(bot/channels/zalo_photos.py); the CDN link stays as provenance, and as the photo when a copy fails.
 
-Reaching a user: a reply is allowed within 7 days of their last interaction. A message outside the
-window, to a user who unfollowed, or to one Zalo refuses as blocked is held on its outbox row with
-the reason (scheduler/outbox.py) and released at their next interaction.
+Sending, holding and the charged band: bot/channels/zalo_oa_sender.py. Template notices for held
+notices: bot/channels/zalo_notices.py (a round every ``zalo_zns_poll_seconds``). Authorising the OA:
+bot/channels/zalo_oauth.py (``/zalo/oauth/callback``). Reading events: bot/channels/zalo_oa_inbound.py.
+
+The OA Manager's own replies (an officer typing in oa.zalo.me) reach Zalo's ``oa_send_*`` events, not
+an item: they are not taken in (README "Deploying on Zalo" says so); officers answer through the bot.
 
 Reaching Zalo: the channel is connected once it has a usable access token (refreshed at start when
 none is stored or it is about to expire). If OAuth cannot be reached, or refuses the refresh token,
@@ -59,233 +63,52 @@ messages leave within seconds of it.
 from __future__ import annotations
 
 import asyncio
-import hashlib
+import dataclasses
 import hmac
 import json
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
-from typing import Any
+from datetime import datetime, timedelta
 
+import aiohttp
 from aiohttp import web
-from sqlalchemy import delete, select
+from sqlalchemy import delete
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.connection import PlatformConnection, backoff
-from bot.channels.zalo_api import (
-    MAX_BUTTONS,
-    ZaloAPIError,
-    ZaloAuthError,
-    ZaloOAClient,
-    ZaloRateLimited,
-    ZaloUnavailable,
-    buttons_message,
-    contact_request,
-    image_message,
-    split_text,
-    text_message,
+from bot.channels import zalo_oauth
+from bot.channels.zalo_api import ZaloAuthError, ZaloOAClient, ZaloUnavailable, text_message
+from bot.channels.zalo_notices import TemplateNotices
+from bot.channels.zalo_oa_inbound import (  # noqa: F401 - re-exported: tests and the fake read them here
+    BUTTON_PREFIX,
+    MAX_PHOTOS,
+    MESSAGE_EVENTS,
+    UNSUPPORTED_EVENTS,
+    contact_fields,
+    event_time,
+    signature,
+    to_incoming,
+    user_of,
 )
-from bot.domain.dialog import Button, Incoming, Location, Photo, Reply
+from bot.channels.zalo_oa_sender import AUTH_RECHECK, REQUEST_INFO, WINDOW, ZaloOASender, render  # noqa: F401
+from bot.channels.web import PHOTO_STEPS
+from bot.channels.zalo_photos import copy_photos
+from bot.domain.dialog import Button, Incoming, Photo, Reply
 from bot.settings import Settings
 from bot.texts import t
 from handlers.pipeline import handle_incoming
-from scheduler.outbox import HOLDING_CHANNELS, DeliveryHeld, DeliveryRefused, DeliveryRetry, release_held
-from storage.models import ChannelIdentity, ProcessedUpdate, User, ZaloUnfollow, utcnow
+from scheduler.outbox import DeliveryRetry, release_held  # noqa: F401 - DeliveryRetry: read here by tests
+from storage.models import ProcessedUpdate, ZaloUnfollow, utcnow
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "zalo"
 SIGNATURE_HEADER = "X-ZEvent-Signature"
 MAX_BODY = 256 * 1024
-BUTTON_PREFIX = "#b:"
-REQUEST_INFO = "zalo:request_user_info"  # a button value the sender renders as Zalo's contact-sharing card
-WINDOW = timedelta(days=7)
-# What we cannot take, as the pipeline names it in its polite answer (texts "media.<kind>").
-UNSUPPORTED_EVENTS = {"user_send_sticker": "sticker", "user_send_audio": "voice", "user_send_video": "video",
-                      "user_send_gif": "animation", "user_send_link": "link", "user_send_business_card": "contact"}
-MESSAGE_EVENTS = ("user_send_text", "user_send_image", "user_send_location", "user_send_file", *UNSUPPORTED_EVENTS)
 FOLLOW_STATE = "follow-state:{user}"  # inbound-dedupe key holding the time of the user's last (un)follow
-IMAGE_NAMES = (".jpg", ".jpeg", ".png", ".webp", ".gif", ".heic")
-MAX_PHOTOS = 5
 CONTACT_STEPS = ("name", "address", "phone")
-# Zalo's refusals that hold a message until the user's next interaction, by reason.
-HELD = {-230: "window_closed", -232: "window_closed", -213: "unfollowed", -227: "blocked", -244: "blocked"}
-REFUSED = (-100, -201, -210, -233)  # the message itself is wrong: retrying cannot help
-LATER = {-211: 3600.0, -218: 3600.0}  # out of quota, the user's receiving limit: seconds to wait
-AUTH_RECHECK = 5.0  # seconds between looks for a new authorisation's pair while OAuth refuses the stored one
 KEEP_FRESH_EVERY = 600.0  # seconds between checks that the access token outlives the next hour
 KEEP_FRESH_AHEAD = timedelta(hours=1)
-
-
-def signature(app_id: str, body: bytes, timestamp: str, oa_secret_key: str) -> str:
-    """``mac`` of a webhook event: SHA-256 over app id + raw body + timestamp + OA secret key."""
-    return hashlib.sha256(app_id.encode() + body + timestamp.encode() + oa_secret_key.encode()).hexdigest()
-
-
-def user_of(event: dict) -> str | None:
-    for holder in ("sender", "follower"):
-        value = event.get(holder)
-        if isinstance(value, dict) and isinstance(value.get("id"), (str, int)):
-            return str(value["id"])
-    user = event.get("user_id")
-    return str(user) if isinstance(user, (str, int)) and user != "" else None
-
-
-def to_incoming(event: dict, user: str) -> Incoming | None:
-    """A user_send_* event in neutral form; None when it is not one we can read."""
-    message = event.get("message")
-    if not isinstance(message, dict) or not isinstance(message.get("msg_id"), (str, int)):
-        return None
-    common = dict(channel=CHANNEL, chat_id=user, user_id=user, update_key=str(message["msg_id"]))
-    text = message.get("text") if isinstance(message.get("text"), str) else None
-    listed = message.get("attachments")
-    attachments = [a for a in listed if isinstance(a, dict)] if isinstance(listed, list) else []
-    payloads = [a.get("payload") if isinstance(a.get("payload"), dict) else {} for a in attachments]
-    name = event.get("event_name")
-    if name == "user_send_text":
-        if text is None:
-            return None
-        if text.startswith(BUTTON_PREFIX):
-            return Incoming(**common, button=text[len(BUTTON_PREFIX):])
-        return Incoming(**common, text=text)
-    if name == "user_send_image":
-        urls = [p.get("url") for p in payloads if _is_url(p.get("url"))]
-        if not urls:
-            return Incoming(**common, unsupported="other")
-        caption = text.strip() if text and text.strip() else None
-        return Incoming(**common, photos=tuple(Photo(url, caption) for url in urls[:MAX_PHOTOS]), text=caption)
-    if name == "user_send_location":
-        for payload in payloads + [message]:
-            location = _location(payload.get("coordinates") or payload.get("location"))
-            if location is not None:
-                return Incoming(**common, location=location)
-        return Incoming(**common, unsupported="other")
-    if name == "user_send_file":
-        for payload in payloads:
-            file_name = str(payload.get("name") or "").lower()
-            if _is_url(payload.get("url")) and file_name.endswith(IMAGE_NAMES):
-                return Incoming(**common, photos=(Photo(payload["url"]),))
-        return Incoming(**common, unsupported="document")
-    if name in UNSUPPORTED_EVENTS:
-        return Incoming(**common, unsupported=UNSUPPORTED_EVENTS[name])
-    return None
-
-
-def event_time(event: dict) -> datetime | None:
-    """When Zalo says the event happened (``timestamp``: milliseconds since the epoch, a string)."""
-    stamp = event.get("timestamp")
-    try:
-        milliseconds = int(stamp) if isinstance(stamp, (str, int)) and not isinstance(stamp, bool) else None
-        return datetime.fromtimestamp(milliseconds / 1000, tz=timezone.utc) if milliseconds is not None else None
-    except (ValueError, OverflowError, OSError):
-        return None
-
-
-def _is_url(value) -> bool:
-    return isinstance(value, str) and value.startswith(("https://", "http://"))
-
-
-def _location(value) -> Location | None:
-    if not isinstance(value, dict):
-        return None
-    try:
-        latitude = float(value.get("latitude", value.get("lat")))
-        longitude = float(value.get("longitude", value.get("long", value.get("lng"))))
-    except (TypeError, ValueError):
-        return None
-    if not (-90 <= latitude <= 90 and -180 <= longitude <= 180):
-        return None
-    return Location(latitude, longitude)
-
-
-def contact_fields(info: dict) -> dict[str, str]:
-    """What user_submit_info shared, as the submit flow asks for it (name, address, phone)."""
-    def text(key: str) -> str:
-        value = info.get(key)
-        return value.strip() if isinstance(value, str) else ""
-    address = ", ".join(part for part in (text("address"), text("ward"), text("district"), text("city")) if part)
-    phone = "".join(c for c in text("phone") if c.isdigit() or c == "+")
-    return {"name": text("name"), "address": address, "phone": phone}
-
-
-# -- sending -------------------------------------------------------------------------------------------
-
-def render(reply: Reply, language: str, info_image_url: str | None) -> list[dict[str, Any]]:
-    """A reply as the Zalo messages that carry it, in order: photos, the text in parts of at most
-    2000 characters with the first five buttons under the last part, then five more buttons a
-    message. A reply offering REQUEST_INFO, or asking for the person's phone number, is Zalo's
-    contact-sharing card."""
-    if reply.phone_request is not None and info_image_url:
-        return [contact_request(reply.phone_request, reply.text, info_image_url)]
-    flat = [button for row in reply.buttons for button in row]
-    card = next((b for b in flat if b.value == REQUEST_INFO), None)
-    if card is not None and info_image_url:
-        return [contact_request(card.label, reply.text, info_image_url)]
-    messages = [image_message(ref) for ref in reply.photos if _is_url(ref)]
-    buttons = [(b.label, BUTTON_PREFIX + b.value) for b in flat if b.value != REQUEST_INFO]
-    pages = [buttons[i:i + MAX_BUTTONS] for i in range(0, len(buttons), MAX_BUTTONS)]
-    parts = split_text(reply.text)
-    for index, part in enumerate(parts):
-        last = index == len(parts) - 1
-        messages.append(buttons_message(part, pages[0]) if last and pages else text_message(part))
-    messages += [buttons_message(t(language, "zalo.more_choices"), page) for page in pages[1:]]
-    return messages
-
-
-class ZaloOASender:
-    """Delivers outbox rows as consultation messages. A chat Zalo will not take now is held."""
-
-    channel = CHANNEL
-
-    def __init__(self, client: ZaloOAClient, uows, settings: Settings, *, clock: Callable = utcnow,
-                 connection: PlatformConnection | None = None):
-        HOLDING_CHANNELS.add(CHANNEL)
-        self.client = client
-        self.uows = uows
-        self.settings = settings
-        self.clock = clock
-        self.connection = connection
-
-    async def send(self, chat_id: str, reply: Reply, parts_sent: int = 0) -> None:
-        language, reason = await self._reachability(chat_id)
-        if reason is not None:
-            raise DeliveryHeld(reason, "not attempted", parts_sent=parts_sent)
-        if self.connection is not None and self.connection.unavailable:
-            # Not the message's fault: it waits for the channel without using up an attempt.
-            raise DeliveryRetry("zalo: not connected; waiting for the next attempt to connect",
-                                after=self.connection.retry_in(), parts_sent=parts_sent)
-        messages = render(reply, language, self.settings.zalo_oa_info_image_url)
-        delivered = parts_sent
-        for message in messages[parts_sent:]:
-            try:
-                await self.client.send(chat_id, message)
-            except ZaloAPIError as exc:
-                raise _outcome(exc, delivered) from exc
-            except ZaloRateLimited as exc:
-                raise DeliveryRetry(str(exc), after=exc.after, parts_sent=delivered) from exc
-            except ZaloAuthError as exc:
-                # An administrator must authorise the OA again: the channel waits for the new pair.
-                if self.connection is None:
-                    raise DeliveryRetry(str(exc), after=AUTH_RECHECK, parts_sent=delivered) from exc
-                self.connection.lost(exc)
-                raise DeliveryRetry(str(exc), after=self.connection.retry_in(), parts_sent=delivered) from exc
-            except ZaloUnavailable as exc:
-                raise DeliveryRetry(str(exc), parts_sent=delivered) from exc
-            delivered += 1
-
-    async def _reachability(self, user: str) -> tuple[str, str | None]:
-        """The user's language, and why Zalo would refuse them now (None: try)."""
-        async with self.uows() as uow:
-            unfollowed = await uow.session.get(ZaloUnfollow, user)
-            row = (await uow.session.execute(
-                select(User.language, ChannelIdentity.last_seen_at).join(User, User.id == ChannelIdentity.user_id)
-                .where(ChannelIdentity.channel == CHANNEL, ChannelIdentity.external_id == user))).first()
-        language = row.language if row is not None else self.settings.default_language.value
-        if unfollowed is not None:
-            return language, "unfollowed"
-        if row is not None and self.clock() - row.last_seen_at > WINDOW:
-            return language, "window_closed"
-        return language, None
 
 
 def _pause(failures: int, error: BaseException) -> float:
@@ -299,16 +122,6 @@ def _describe(error: BaseException) -> str:
     """For the log: Zalo's own errors as they are (they never carry a token); anything else (a
     database error, whose text may hold the tokens being stored) by its kind only."""
     return str(error) if isinstance(error, (ZaloAuthError, ZaloUnavailable)) else type(error).__name__
-
-
-def _outcome(error: ZaloAPIError, delivered: int) -> Exception:
-    if error.code in HELD:
-        return DeliveryHeld(HELD[error.code], str(error), parts_sent=delivered)
-    if error.code in REFUSED:
-        return DeliveryRefused(str(error))
-    if error.code in LATER:
-        return DeliveryRetry(str(error), after=LATER[error.code], parts_sent=delivered)
-    return DeliveryRetry(str(error), parts_sent=delivered)
 
 
 # -- receiving -----------------------------------------------------------------------------------------
@@ -325,7 +138,11 @@ class ZaloOAChannel:
         # An attempt is never cut short: a refresh under way must store the rotated pair.
         self.connection = PlatformConnection("zalo_oa", self._connect, on_connected=self._connected,
                                              pause=_pause, describe=_describe, interrupt=False)
-        self.sender = ZaloOASender(self.client, runtime.uows, self.settings, clock=clock, connection=self.connection)
+        self.sender = ZaloOASender(self.client, runtime.uows, self.settings, clock=clock, connection=self.connection,
+                                   sign_media=runtime.web_security.media_query)
+        self.notices = TemplateNotices(self.client, runtime.uows, self.settings, clock=clock)
+        self._templates: asyncio.Task | None = None
+        self._photos: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task] = set()
         self._last_of_user: dict[str, asyncio.Task] = {}
         self._keeper: asyncio.Task | None = None
@@ -333,7 +150,12 @@ class ZaloOAChannel:
         self._stopping = asyncio.Event()
 
     def routes(self) -> list[web.RouteDef]:
-        return [web.post(self.settings.zalo_oa_webhook_path, self.webhook)]
+        return [web.post(self.settings.zalo_oa_webhook_path, self.webhook),
+                web.get(zalo_oauth.CALLBACK_PATH, self.oauth_callback)]
+
+    async def oauth_callback(self, request: web.Request) -> web.Response:
+        """Where Zalo sends the administrator back after `tiepdan zalo authorize` (bot/channels/zalo_oauth.py)."""
+        return await zalo_oauth.callback(request, self.runtime.uows, self.client, self.settings)
 
     async def start(self) -> None:
         """Store the configured pair and make sure a token can be had; if not, the channel is
@@ -341,11 +163,19 @@ class ZaloOAChannel:
         self._stopping.clear()
         self._seeded = False
         await self.client.start()
+        try:
+            await self.runtime.web_chat.load_signing_key()  # copied photos go to Zalo as signed links
+        except (SQLAlchemyError, OSError):
+            log.warning("zalo oa: the signing key could not be read yet; photo links wait for it")
+        self._photos = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=20))
         await self.connection.start()
+        if getattr(self.runtime, "run_dispatcher", True):  # a process that sends (not --web-only)
+            self._templates = asyncio.create_task(self._send_templates(), name="zalo-oa-templates")
 
     async def _connect(self) -> None:
         if not self._seeded:
-            await self.client.tokens.seed(self.settings.zalo_oa_access_token, self.settings.zalo_oa_refresh_token)
+            if self.settings.zalo_oa_refresh_token:  # else the pair comes from `tiepdan zalo authorize`
+                await self.client.tokens.seed(self.settings.zalo_oa_access_token, self.settings.zalo_oa_refresh_token)
             self._seeded = True
         if self._keeper is None:
             self._keeper = asyncio.create_task(self._keep_token_fresh(), name="zalo-oa-token")
@@ -354,7 +184,26 @@ class ZaloOAChannel:
     def _connected(self) -> None:
         self.runtime.dispatcher.wake()  # what waited for the channel may leave now
 
+    async def _send_templates(self) -> None:
+        """Template notices for held notices, every ``zalo_zns_poll_seconds`` (bot/channels/zalo_notices.py)."""
+        while True:
+            try:
+                await asyncio.wait_for(self._stopping.wait(), self.settings.zalo_zns_poll_seconds)
+                return
+            except TimeoutError:
+                pass
+            if self.connection.unavailable:
+                continue
+            try:
+                await self.notices.run_once()
+            except Exception:  # noqa: BLE001 - logged; the next round tries again
+                log.warning("zalo zns: a round of template notices failed", exc_info=True)
+
     async def stop(self) -> None:
+        self._stopping.set()
+        if self._templates is not None:
+            await self._templates
+            self._templates = None
         await self.connection.stop()
         if self._keeper is not None:
             # Not cancelled: a refresh under way must store the rotated pair before we go.
@@ -363,6 +212,9 @@ class ZaloOAChannel:
             self._keeper = None
         await self.idle(timeout=5.0)
         await self.client.close()
+        if self._photos is not None:
+            await self._photos.close()
+            self._photos = None
 
     async def _keep_token_fresh(self) -> None:
         """Refresh ahead of expiry even when nobody writes, so the refresh-token chain never lapses."""
@@ -422,7 +274,9 @@ class ZaloOAChannel:
         timestamp = event.get("timestamp")
         if not given or not isinstance(timestamp, (str, int)):
             return False
-        expected = signature(self.settings.zalo_oa_app_id, body, str(timestamp), self.settings.zalo_oa_secret_key)
+        secret = (self.settings.zalo_oa_app_secret if self.settings.zalo_oa_signature_secret == "app_secret"
+                  else self.settings.zalo_oa_secret_key)
+        expected = signature(self.settings.zalo_oa_app_id, body, str(timestamp), secret)
         return hmac.compare_digest(given.lower().encode(), expected.encode())
 
     def _forget(self, user: str, task: asyncio.Task) -> None:
@@ -457,8 +311,22 @@ class ZaloOAChannel:
             return
         await self._reachable_again(user, at)
         incoming = await self._as_button(incoming)
+        if incoming.photos and self._photos is not None and await self._expects_photo(user):
+            copies = await copy_photos(self._photos, self.runtime.uows, self.settings, user,
+                                       [photo.ref for photo in incoming.photos])
+            incoming = dataclasses.replace(incoming, photos=tuple(
+                Photo(ref, photo.caption) for ref, photo in zip(copies, incoming.photos)))
         await handle_incoming(incoming, self.runtime.uows, self.settings)
         await self._offer_contact_card(user, incoming.update_key)
+
+    async def _expects_photo(self, user: str) -> bool:
+        """Photos are copied only for a step that takes them (as the web chat stores uploads)."""
+        async with self.runtime.uows() as uow:
+            state = await uow.conversations.load(CHANNEL, user, lock=False)
+        if state is None:
+            return False
+        step = (state.flow, state.step)
+        return step in PHOTO_STEPS or (step == ("officer", "text") and (state.data or {}).get("action") == "answer")
 
     async def _as_button(self, incoming: Incoming) -> Incoming:
         """An untagged text that equals a button the conversation expects (or a global one) is that button."""

@@ -82,6 +82,10 @@ class Reply:
     buttons: tuple[tuple[Button, ...], ...] = ()
     photos: tuple[str, ...] = ()
     phone_request: str | None = None
+    # Not a message: takes the buttons off the earlier reply written with this outbox dedupe key
+    # (handlers/keyboards.py); ``clears_message`` is that reply's platform message id, found at sending.
+    clears: str | None = None
+    clears_message: str | None = None
 
     def to_payload(self) -> dict[str, Any]:
         payload = {
@@ -91,6 +95,8 @@ class Reply:
         }
         if self.phone_request is not None:
             payload["phone_request"] = self.phone_request
+        if self.clears is not None:
+            payload["clears"] = self.clears
         return payload
 
     @classmethod
@@ -102,6 +108,8 @@ class Reply:
             ),
             photos=tuple(payload.get("photos", [])),
             phone_request=payload.get("phone_request"),
+            clears=payload.get("clears"),
+            clears_message=payload.get("clears_message"),
         )
 
     def button_values(self) -> list[str]:

@@ -20,13 +20,15 @@ A YAML file has these top-level sections, all optional::
     consultations: [{title, body, options: [..], opens, closes, status}]
     templates:    [{key, action, text, kind, category, position, active}]   # officers' one-tap answers
     boards:       [{name, type: inspection | investment, project}]          # oversight boards
+    zalo_templates: [{notice, template_id, price, code_param, date_param, status_param,
+                      in_charged_band: template | message}]                  # Zalo template notices (ZNS)
 
 Any entry may name its own ``commune``; a unit of the province (and its officers) has none. Times are
 local time in the configured zone. A CSV file holds one kind of entry, told by a ``kind`` column or by
 its columns; list cells (options, every) are separated by ``|``. Each kind of record has its own module
 here, whose docstring says what it means and how it is keyed: units.py, officers.py, routing.py,
 communes.py, categories.py, reception.py, disclosures.py, projects.py, consultations.py, templates.py,
-boards.py.
+boards.py, zalo_templates.py.
 
 Importing is an update, never a duplication: each entry is matched by a natural key and the row is
 updated in place. Fields left out take their defaults, except the publication time, which stays as

@@ -2,7 +2,9 @@
 
     disclosures:
       - {category: budget, title: Dự toán ngân sách 2027, body: ..., decided_on: 2026-11-18,
-         published: 2026-11-20, board_until: 2026-12-20}
+         published: 2026-11-20, board_until: 2026-12-20, files: [du-toan-2027.pdf]}
+
+``files``: documents beside the import file, served by the public pages (bot/public/files.py).
 
 Published later than 5 working days after the decision (Điều 12) or on the notice board for fewer than
 30 days (Điều 13) is reported as a warning. Keyed by commune and title.
@@ -16,6 +18,7 @@ from datetime import datetime
 from bot.domain.calendar import DEFAULT_CALENDAR
 from bot.importer.fields import Entry, Planned, utc
 from bot.importer.sections import BOARD_DAYS, DISCLOSURE_CATEGORIES, DISCLOSURE_WORKING_DAYS
+from bot.public import files as public_files
 from storage.models import Disclosure
 
 if TYPE_CHECKING:
@@ -38,7 +41,7 @@ def read(planner: Planner, entry: Entry, commune: int) -> Planned:
                     "body": entry.text("body", required=True), "url": planner.url(entry, "url"),
                     "decided_on": decided_on, "board_until": entry.date("board_until")},
                    {"board_until": entry.line_of("board_until"), "published": entry.line_of("published")},
-                   published=published)
+                   published=published, files=public_files.read(planner, entry, "files", photos=False))
 
 
 async def write(writer: Writer) -> None:
@@ -49,6 +52,7 @@ async def write(writer: Writer) -> None:
         keep=writer.publication)
     for planned, disclosure in written:
         _check_disclosure(writer, planned, disclosure)
+    await public_files.write(writer, "disclosure", written)
 
 
 def _check_disclosure(writer, planned: Planned, disclosure: Disclosure) -> None:

@@ -27,6 +27,7 @@ class Planned:
     children: list[Planned] = field(default_factory=list)
     published: datetime | None = None                 # explicitly given publication time
     moved_from: datetime | None = None                # a reception session's earlier start
+    files: list = field(default_factory=list)         # documents or photos read with it (bot/public/files.py)
 
 
 class Entry:

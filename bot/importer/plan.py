@@ -25,6 +25,7 @@ from bot.importer import (
     routing,
     templates,
     units,
+    zalo_templates,
 )
 from bot.importer.fields import Entry, Planned, bare, bare_province, group
 from bot.importer.sections import PROVINCE_SECTIONS, SECTIONS
@@ -34,7 +35,7 @@ READERS = {
     "units": units.read, "officers": officers.read, "routing": routing.read, "categories": categories.read,
     "templates": templates.read, "reception_sessions": reception.read, "disclosures": disclosures.read,
     "projects": projects.read, "consultations": consultations.read, "communes": communes.read,
-    "boards": boards.read,
+    "boards": boards.read, "zalo_templates": zalo_templates.read,
 }
 
 

@@ -4,7 +4,8 @@
       - {name: Cải tạo vỉa hè phố Hàng Bạc, status: in_progress, budget: 12_500_000_000,
          start: 2026-09-15, end: 2027-02-28, updates: [{date: 2026-11-10, progress: 40, note: ...}]}
 
-Keyed by commune and name; an update by project and date.
+Keyed by commune and name; an update by project and date. ``photos``: JPEG, PNG or WebP files beside
+the import file, shown on the project's public page (bot/public/files.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from bot.importer.fields import Entry, Planned
+from bot.public import files as public_files
 from bot.importer.sections import PROJECT_STATUSES
 from storage.models import Project, ProjectUpdate
 
@@ -47,7 +49,8 @@ def read(planner: Planner, entry: Entry, commune: int) -> Planned:
                     "status": entry.choice("status", PROJECT_STATUSES, "planned"),
                     "progress_percent": progress,
                     "budget_vnd": entry.integer("budget", minimum=0, what="an amount in đồng"),
-                    "starts_on": starts_on, "ends_on": ends_on}, {}, children=updates)
+                    "starts_on": starts_on, "ends_on": ends_on}, {}, children=updates,
+                   files=public_files.read(planner, entry, "photos", photos=True))
 
 
 async def write(writer: Writer) -> None:
@@ -57,6 +60,7 @@ async def write(writer: Writer) -> None:
     if not written:
         return
     await writer.session.flush()
+    await public_files.write(writer, "project", written)
     project_ids = [project.id for _, project in written]
     existing = await writer.rows(ProjectUpdate, ProjectUpdate.project_id.in_(project_ids))
     by_key: dict[tuple, ProjectUpdate] = {}

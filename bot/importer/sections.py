@@ -14,12 +14,14 @@ SECTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "categories": (("key", "label_vi", "label_en"), ("position", "active")),
     "reception_sessions": (("receiver", "place", "start", "end"),
                            ("topics", "every", "rrule", "online_url", "status", "published", "key", "moved_from")),
-    "disclosures": (("category", "title", "body"), ("url", "decided_on", "published", "board_until")),
-    "projects": (("name",), ("description", "status", "progress", "budget", "start", "end", "updates")),
+    "disclosures": (("category", "title", "body"), ("url", "decided_on", "published", "board_until", "files")),
+    "projects": (("name",), ("description", "status", "progress", "budget", "start", "end", "updates", "photos")),
     "consultations": (("title", "body", "options", "opens", "closes"), ("status",)),
     "templates": (("key", "action", "text"), ("kind", "category", "position", "active")),
     "communes": ((), ("remote", "served_by", "refer_to")),
     "boards": (("name", "type"), ("project",)),
+    "zalo_templates": (("notice", "template_id"),
+                       ("price", "code_param", "date_param", "status_param", "in_charged_band")),
 }
 LABELS = {  # summary order and wording
     "units": ("unit", "units"),
@@ -33,6 +35,7 @@ LABELS = {  # summary order and wording
     "categories": ("category", "categories"),
     "templates": ("response template", "response templates"),
     "boards": ("oversight board", "oversight boards"),
+    "zalo_templates": ("Zalo template", "Zalo templates"),
 }
 CSV_ONLY_IN_YAML = {"updates"}  # fields a CSV row cannot hold
 # Sections whose entries may belong to the province rather than a commune (``level: province``, or an

@@ -24,6 +24,7 @@ from bot.importer import (
     routing,
     templates,
     units,
+    zalo_templates,
 )
 from bot.importer.errors import ImportSummary
 from bot.importer.fields import Planned, same
@@ -32,7 +33,8 @@ from storage.models import Unit
 
 # Units first (the others name them), projects before the boards that follow them.
 WRITERS = (units.write, officers.write, routing.write, categories.write, templates.write, reception.write,
-           disclosures.write, projects.write, consultations.write, communes.write, boards.write)
+           disclosures.write, projects.write, consultations.write, communes.write, boards.write,
+           zalo_templates.write)
 CHECKS = (units.check, officers.check, routing.check, templates.check, communes.check, boards.check)
 
 

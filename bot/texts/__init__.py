@@ -13,8 +13,9 @@ error at import.
 from __future__ import annotations
 
 from bot.texts import desk, en, public, reports, vi, webpage, zalo
+from bot.texts import conversation
 
-AREAS = (desk, reports, public, webpage, zalo)
+AREAS = (desk, reports, public, webpage, zalo, conversation)
 
 
 def _merged(base: dict[str, str], language: str) -> dict[str, str]:

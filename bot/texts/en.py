@@ -440,7 +440,7 @@ TEXTS = {
     "officer.event_name.reveal_identity": "A leader viewed the denouncer's identity",
     "officer.extension_refused.used_up": "No further extension: {made} already made, the law allows {allowed} ({citation}).",
     "officer.extension_refused.not_running": "No resolution deadline is running (not accepted yet, or already answered), so there is nothing to extend.",
-    "officer.extension_refused.kind": "This kind of petition cannot be extended (a complaint is marked complex only once — Luật Khiếu nại 2011, Articles 28 and 37).",
+    "officer.extension_refused.kind": "This kind of petition cannot be extended (a complaint is marked complex only once — Law on Complaints 2011, Articles 28 and 37).",
     # Periods that change while they run (bot/officers.py, handlers/track.py, handlers/submit.py).
     "status.suspended": "suspended",
     "event.extend_intake": "Intake lengthened (checks at several places)",
@@ -452,7 +452,7 @@ TEXTS = {
     "officer.action.extend_intake": "🗺️ Checks at several places (10 working days)",
     "officer.action.suspend": "⏸️ Suspend",
     "officer.action.resume": "▶️ Resume",
-    "officer.ask.extend_intake": "Why must it be checked at several places or through another body (Luật Tố cáo 2018, Article 24(1))?",
+    "officer.ask.extend_intake": "Why must it be checked at several places or through another body (Law on Denunciations 2018, Article 24(1))?",
     "officer.ask.suspend": "The grounds for suspending (as in the written decision):",
     "officer.ask.resume": "Why the grounds for the suspension no longer hold (as in the decision to resume):",
     "officer.intake_extended": "New intake deadline: {date}.",
