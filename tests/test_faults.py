@@ -412,7 +412,7 @@ async def test_a_full_disk_gets_the_try_again_answer_and_nothing_is_lost_once_th
 
         await runtime.limit(None)  # the operator frees space
         replies = await tab.send("/help", message_id=f"full-{n}")  # the refused message, sent again
-        assert replies[-1]["text"] == t("vi", "submit.location")
+        assert replies[-1]["text"] == t("vi", "submit.location@web")  # the web chat offers its own 📍
         replies = await tab.send("Trước số 12 Hàng Bạc")
         assert "consent:anonymous" in {b["value"] for row in replies[-1]["buttons"] for b in row}
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR and r.name != "scheduler.outbox"]

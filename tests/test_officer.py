@@ -279,5 +279,6 @@ def test_each_channel_gets_the_photos_it_can_show():
     refs = ["web:k1", "AgACAgIAAxkBAAI", "https://photo-stal.zadn.vn/a.jpg"]
     assert photos_for("web", refs) == (["/media/k1", "https://photo-stal.zadn.vn/a.jpg"], 1)
     assert photos_for("telegram", refs) == (["AgACAgIAAxkBAAI", "https://photo-stal.zadn.vn/a.jpg"], 1)
-    assert photos_for("zalo", refs) == (["https://photo-stal.zadn.vn/a.jpg"], 2)
+    # Zalo OA's sender turns a stored photo (a citizen's upload or a copy of a Zalo photo) into a signed link
+    assert photos_for("zalo", refs) == (["web:k1", "https://photo-stal.zadn.vn/a.jpg"], 1)
     assert photos_for("zalobot", refs) == (["web:k1", "https://photo-stal.zadn.vn/a.jpg"], 1)
