@@ -279,6 +279,7 @@ def test_each_channel_gets_the_photos_it_can_show():
     refs = ["web:k1", "AgACAgIAAxkBAAI", "https://photo-stal.zadn.vn/a.jpg"]
     assert photos_for("web", refs) == (["/media/k1", "https://photo-stal.zadn.vn/a.jpg"], 1)
     assert photos_for("telegram", refs) == (["AgACAgIAAxkBAAI", "https://photo-stal.zadn.vn/a.jpg"], 1)
-    # Zalo OA's sender turns a stored photo (a citizen's upload or a copy of a Zalo photo) into a signed link
+    # Zalo OA's sender turns a stored photo (an upload, or a Zalo photo copied on receipt) into a signed
+    # /media link on TIEPDAN_ZALO_OA_PUBLIC_URL (bot/channels/zalo_oa_sender.py photo_url)
     assert photos_for("zalo", refs) == (["web:k1", "https://photo-stal.zadn.vn/a.jpg"], 1)
     assert photos_for("zalobot", refs) == (["web:k1", "https://photo-stal.zadn.vn/a.jpg"], 1)
