@@ -154,6 +154,9 @@ class OutboxDispatcher:
                           for channel in senders}
         self._paced: list[float] = []  # when chats given back for their pace may send again (loop time)
         self._claimed_at = float("-inf")  # when the latest claim began (loop time)
+        self._in_flight = 0  # claims under way in this process (the background task's or drain's)
+        self._settled = asyncio.Event()  # set whenever none is
+        self._settled.set()
         self._wake = asyncio.Event()
         self._outcomes: list = []  # (message id, attempts, outcome, future) waiting to be committed
         self._recorder: asyncio.Task | None = None
@@ -193,13 +196,16 @@ class OutboxDispatcher:
             self._wake.clear()
 
     async def drain(self) -> int:
-        """Send everything that is due now, and what the chats' pace holds back as it comes due
-        (used by tests)."""
+        """Send everything that is due now, and what the chats' pace holds back as it comes due, and
+        wait for what this process's background task had claimed and is still sending (used by tests)."""
         total = 0
         while True:
             count = await self.drain_once()
             total += count
             if count:
+                continue
+            if self._in_flight:  # the background task is claiming or sending: what it holds is due now
+                await self._settled.wait()
                 continue
             paced = self._until_paced()
             if paced is None:
@@ -209,6 +215,16 @@ class OutboxDispatcher:
     async def drain_once(self) -> int:
         """Claim what is due, give back what the chats' pace does not allow yet, send the rest; returns
         how many messages were sent (or failed)."""
+        self._in_flight += 1
+        self._settled.clear()
+        try:
+            return await self._claim_and_send()
+        finally:
+            self._in_flight -= 1
+            if not self._in_flight:
+                self._settled.set()
+
+    async def _claim_and_send(self) -> int:
         loop = asyncio.get_running_loop()
         self._until_paced()  # forgets the times the previous claim saw come
         self._claimed_at = loop.time()

@@ -76,6 +76,54 @@ async def test_the_dispatcher_paces_a_chat_and_not_the_others(settings):
     assert quiet[0] - busy[0] < 0.05  # the other chat did not wait behind the busy one
 
 
+
+async def test_drain_waits_for_what_the_running_dispatcher_is_still_sending(settings):
+    """Tests call drain() while the runtime's own dispatcher runs: rows it has claimed and is sending
+    are not due any more, yet they are not sent either. drain() returned at once and a test counted
+    too early (seen in CI under load: tests/test_metrics.py)."""
+    from sqlalchemy import select
+
+    from bot.domain.dialog import Reply
+    from scheduler.outbox import OutboxDispatcher
+    from storage.db import create_engine, session_factory
+    from storage.models import OutboxMessage
+    from storage.uow import UnitOfWorkFactory
+
+    class Slow:
+        channel = "web"
+
+        def __init__(self):
+            self.started, self.release, self.sent = asyncio.Event(), asyncio.Event(), []
+
+        async def send(self, chat_id, reply, parts_sent=0):
+            self.started.set()
+            await self.release.wait()
+            self.sent.append(reply.text)
+
+    engine = create_engine(settings.database_url)
+    uows = UnitOfWorkFactory(session_factory(engine))
+    sender = Slow()
+    dispatcher = OutboxDispatcher(uows, {"web": sender}, poll_interval=0.05)
+    try:
+        async with uows() as uow:
+            await uow.outbox.enqueue("web", "c1", Reply("xin chào"), "slow-0")
+            await uow.commit()
+        dispatcher.start()
+        await asyncio.wait_for(sender.started.wait(), 5)
+        drain = asyncio.create_task(dispatcher.drain())
+        await asyncio.sleep(0.3)
+        assert not drain.done()  # the background task's send is not over
+        sender.release.set()
+        await asyncio.wait_for(drain, 5)
+        assert sender.sent == ["xin chào"]
+        async with uows() as uow:
+            status = (await uow.session.execute(select(OutboxMessage.status))).scalar_one()
+        assert status == "sent"
+    finally:
+        sender.release.set()
+        await dispatcher.stop()
+        await engine.dispose()
+
 # -- the overall limit (bot.channels.pacing) ---------------------------------------------------------
 
 class FakeTime:

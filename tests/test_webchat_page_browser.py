@@ -157,6 +157,51 @@ def test_a_long_chat_opens_at_the_newest_loads_older_on_scroll_and_follows_new_o
     assert not pill.is_displayed()
 
 
+
+ZOOMED = dict(PHONE, width=195, height=422)  # a 390 px phone at 200% browser zoom
+
+
+def test_a_message_after_the_answer_is_followed_unless_the_reader_scrolled_up(demo, phone):
+    """Seen in CI at 200% zoom: the answer to a tap shows the citizen's question at the top, the view is
+    then not at the very end, and a message arriving a moment later put up the "new messages" pill over
+    the menu's buttons instead of being shown. Only the reader's own scrolling up stops the following,
+    and the pill never covers a message."""
+    server, database = demo
+    phone.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", ZOOMED)
+    to_menu(phone, server)
+    pill = phone.find_element(By.ID, "fresh")
+    notify(database, chat_of(phone), ["Lịch tiếp công dân tuần sau đã được cập nhật."])
+    _wait_text(phone, "Lịch tiếp công dân tuần sau đã được cập nhật.")
+    newest = phone.find_elements(By.CSS_SELECTOR, "#log .msg.bot")[-1]
+    WebDriverWait(phone, 5).until(lambda d: in_view(d, newest))
+    assert not pill.is_displayed()
+
+    phone.execute_script("document.getElementById('log').scrollTop = 0")  # the reader goes back up
+    time.sleep(0.5)
+    top = phone.find_elements(By.CSS_SELECTOR, "#log .msg")[0]
+    notify(database, chat_of(phone), ["Phản ánh của bạn đã được tiếp nhận."])
+    WebDriverWait(phone, 10).until(lambda d: pill.is_displayed())
+    assert in_view(phone, top) and not at_end(phone)
+    assert phone.execute_script("""
+        const p = arguments[0].getBoundingClientRect(), l = document.getElementById('log').getBoundingClientRect();
+        return p.top >= l.bottom - 0.5;""", pill), "the pill covers the log"
+
+
+def test_a_reader_at_the_end_stays_there_when_the_screen_shrinks(demo, phone):
+    """Zoom, a turned phone or the on-screen keyboard opening make the log shorter and its text taller."""
+    server, _ = demo
+    to_menu(phone, server)
+    phone.execute_script("const l = document.getElementById('log'); l.scrollTop = l.scrollHeight")
+    WebDriverWait(phone, 5).until(at_end)
+    phone.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", ZOOMED)
+    WebDriverWait(phone, 5).until(at_end)
+    # Scrolled up on purpose, the reader is left where they are.
+    phone.execute_script("document.getElementById('log').scrollTop = 0")
+    time.sleep(0.3)
+    phone.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
+    time.sleep(0.5)
+    assert phone.execute_script("return document.getElementById('log').scrollTop") == 0
+
 def test_links_open_safely_and_photos_show_as_images(demo, phone, tmp_path):
     from tests.test_webchat_media import png
 

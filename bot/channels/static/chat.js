@@ -77,17 +77,48 @@
   if (emojiMissing()) document.documentElement.classList.add("no-emoji");
 
   // ---- scrolling: open at the newest, follow new messages unless the reader has scrolled up ----
+  // Our own moves of the view are told apart from the reader's by where they left it: a scroll event
+  // that finds the view elsewhere was the reader (finger, wheel, keys, scrollbar).
+  let ownTop = null;       // where our last move left the view
+  let readerUp = false;    // the reader has scrolled away from the newest on purpose
+  let atEnd = true;        // the view showed the newest at the last look: kept there when the log resizes
+
   function nearEnd() { return log.scrollHeight - log.scrollTop - log.clientHeight < 80; }
 
-  function scrollToEnd() { log.scrollTop = log.scrollHeight; fresh.hidden = true; }
-
-  function reveal(div) {
-    log.scrollTop = Math.min(log.scrollHeight - log.clientHeight, div.offsetTop - older.offsetTop - 8);
-    if (nearEnd()) fresh.hidden = true;
+  function moveTo(top) {
+    log.scrollTop = top;
+    ownTop = log.scrollTop;
+    atEnd = nearEnd();
   }
 
+  function scrollToEnd() { moveTo(log.scrollHeight); readerUp = false; fresh.hidden = true; }
+
+  function reveal(div) {
+    moveTo(Math.min(log.scrollHeight - log.clientHeight, div.offsetTop - older.offsetTop - 8));
+    if (atEnd) { readerUp = false; fresh.hidden = true; }
+  }
+
+  // Zoom, a turned phone or the on-screen keyboard resize the log (and the browser may shift the view
+  // to keep some line in place): that is no scrolling by the reader, and one at the newest stays there.
+  let size = "";
+  function resized() {
+    const now = log.clientWidth + "x" + log.clientHeight;
+    if (now === size) return false;
+    size = now;
+    if (atEnd) moveTo(log.scrollHeight);
+    return true;
+  }
+  resized();
+  if (window.ResizeObserver) new ResizeObserver(resized).observe(log);
+
   log.addEventListener("scroll", () => {
-    if (nearEnd()) fresh.hidden = true;
+    if (resized()) return;
+    atEnd = nearEnd();
+    if (ownTop === null || Math.abs(log.scrollTop - ownTop) > 2) {
+      ownTop = null;
+      readerUp = !atEnd;
+    }
+    if (atEnd) { readerUp = false; fresh.hidden = true; }
     if (log.scrollTop < 200) loadOlder();
   });
   fresh.addEventListener("click", () => { scrollToEnd(); input.focus({ preventScroll: true }); });
@@ -285,7 +316,7 @@
       if (oldest === null) oldest = message.id;
     }
     if (!added.length) return;
-    const follow = Boolean(anchor) || nearEnd();
+    const follow = Boolean(anchor) || nearEnd() || !readerUp;
     if (!follow) {
       fresh.hidden = false;
       return;
@@ -311,7 +342,7 @@
       }
       if (data.messages && data.messages.length) oldest = data.messages[0].id;
       moreOlder = Boolean(data.more);
-      log.scrollTop += log.scrollHeight - before;
+      moveTo(log.scrollTop + log.scrollHeight - before);
     } catch (error) { /* tried again at the next scroll */ }
     older.textContent = moreOlder ? "" : T("beginning");
     older.hidden = moreOlder;
