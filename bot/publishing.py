@@ -29,7 +29,8 @@ from storage.models import (
     utcnow,
 )
 from storage.models_public import Announcement
-from storage.repositories import OutboxRepository, UserRepository
+from storage.repositories import UserRepository
+from storage.repositories_outbox import OutboxRepository
 
 
 async def publishing_commune(uow, user: User) -> int:

@@ -30,7 +30,8 @@ from bot.domain.dialog import Reply
 from bot.texts import t
 from handlers.core import FLOWS, FlowContext
 from storage.models import User
-from storage.repositories import ConversationRepository, OutboxRepository
+from storage.repositories import ConversationRepository
+from storage.repositories_outbox import OutboxRepository
 
 KEY = "numbered"
 

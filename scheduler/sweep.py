@@ -16,26 +16,24 @@ days the commune's chairman and vice-chairmen are told, after ``province_after``
 overseers, once each; who is told at each rung is the scope policy's answer, not this module's. Citizens who
 follow a commune's reception schedule (Luật Tiếp công dân 2013, Đ.15, Đ.24), those registered for a
 session and the commune's officers on duty are reminded the day before and on the morning itself.
+The people a run may tell and its messages by dedupe key are scheduler/recipients.py's.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
-from typing import Callable
 
-from sqlalchemy import and_, func, or_, select, text
+from sqlalchemy import func, or_, select, text
 
 from bot import policy
 from bot.domain.calendar import DEFAULT_CALENDAR
-from bot.domain.dialog import Reply
-from bot.domain.provinces import province_of
-from bot.domain.roles import STAFF_ROLES
 from bot.domain.schedule import Occurrence, upcoming
 from bot.domain.workflow import OPEN, ItemStatus
 from bot.texts import has, t
+from scheduler.recipients import KEYS_PER_QUERY, Outgoing, People, Person
 from storage.models import (
     BoardObservation,
     ChannelIdentity,
@@ -45,7 +43,6 @@ from storage.models import (
     OversightBoard,
     ReceptionRegistration,
     ReceptionSession,
-    Subscription,
     Unit,
     User,
 )
@@ -57,12 +54,10 @@ log = logging.getLogger(__name__)
 REMIND_DAYS_BEFORE = (3, 1, 0)
 DIGEST_FROM = time(7, 0)
 RECEPTION_FROM = time(6, 0)
-RECEPTION_TOPIC = "reception"
 # pg_try_advisory_xact_lock key: "tiepdan" in ASCII followed by 1, the sweep's number.
 SWEEP_LOCK = 0x74_69_65_70_64_61_6E_01
 # Occurrences looked at per recurring session; two days never hold more of a sane schedule.
 OCCURRENCES_AHEAD = 8
-KEYS_PER_QUERY = 500
 
 OPEN_STATUSES = tuple(status.value for status in OPEN)
 
@@ -78,13 +73,8 @@ class EscalationLadder:
 
 
 DEFAULT_LADDER = EscalationLadder()
-# Who may be told at the commune's and the province's rungs (the policy then decides for each item).
-COMMUNE_RUNG_ROLES = tuple(role for role, grants in policy.ROLES.items() if grants.level is policy.Level.commune
-                           and grants.permissions & {policy.Permission.escalation, policy.Permission.manage})
 ANSWERING_ROLES = tuple(role for role, grants in policy.ROLES.items()
                         if policy.Permission.answer_observation in grants.permissions)
-PROVINCE_RUNG_ROLES = tuple(role for role, grants in policy.ROLES.items() if grants.level is policy.Level.province
-                            and policy.Permission.escalation in grants.permissions)
 
 
 @dataclass
@@ -216,7 +206,7 @@ async def _new_items_by_unit(uow: UnitOfWork) -> dict[int, int]:
     return {unit_id: count for unit_id, count in rows.all()}
 
 
-def _deadline_messages(outgoing: "Outgoing", people: "People", due, clock: Clock, ladder: EscalationLadder) -> None:
+def _deadline_messages(outgoing: Outgoing, people: People, due, clock: Clock, ladder: EscalationLadder) -> None:
     for deadline, item in due:
         days_left = (deadline.due_on - clock.today).days
         if days_left in REMIND_DAYS_BEFORE:
@@ -244,7 +234,7 @@ def _deadline_messages(outgoing: "Outgoing", people: "People", due, clock: Clock
             _climb(outgoing, people, deadline, item, clock, ladder)
 
 
-def _climb(outgoing: "Outgoing", people: "People", deadline: ItemDeadline, item: Item, clock: Clock,
+def _climb(outgoing: Outgoing, people: People, deadline: ItemDeadline, item: Item, clock: Clock,
            ladder: EscalationLadder) -> None:
     """The higher rungs, each told once when the item has been overdue long enough in working days."""
     overdue = DEFAULT_CALENDAR.working_days_between(deadline.due_on, clock.today)
@@ -260,7 +250,7 @@ def _climb(outgoing: "Outgoing", people: "People", deadline: ItemDeadline, item:
                                                    citation=deadline.citation, unit=people.unit_name(item.unit_id)))
 
 
-def _digests(outgoing: "Outgoing", people: "People", due, new_by_unit: dict[int, int], clock: Clock) -> None:
+def _digests(outgoing: Outgoing, people: People, due, new_by_unit: dict[int, int], clock: Clock) -> None:
     """Each officer's morning summary of their unit: new, due within 3 days, overdue (items, not deadlines)."""
     overdue: dict[int, set[int]] = defaultdict(set)
     due_soon: dict[int, set[int]] = defaultdict(set)
@@ -276,7 +266,7 @@ def _digests(outgoing: "Outgoing", people: "People", due, new_by_unit: dict[int,
                                         unit=people.unit_name(unit_id), **counts))
 
 
-async def _observation_messages(uow: UnitOfWork, outgoing: "Outgoing", clock: Clock) -> None:
+async def _observation_messages(uow: UnitOfWork, outgoing: Outgoing, clock: Clock) -> None:
     """A board's observation unanswered past its deadline (bot/domain/oversight.py): the commune's
     chairmen and admins are told once."""
     overdue = list((await uow.session.execute(
@@ -342,7 +332,7 @@ async def _reception_occurrences(uow: UnitOfWork, clock: Clock) -> list[Announce
     return found
 
 
-def _reception_messages(outgoing: "Outgoing", people: "People", announcements: list[Announcement],
+def _reception_messages(outgoing: Outgoing, people: People, announcements: list[Announcement],
                         attendees: dict[tuple[int, int], list[int]]) -> None:
     """One message per person and occurrence: the officer on duty, else the attendee, else the subscriber."""
     for announcement in announcements:
@@ -383,167 +373,6 @@ def _reception_text(language: str, key: str, announcement: Announcement) -> str:
     if session.online_url:
         message += t(language, "sweep.reception.online", url=session.online_url)
     return message
-
-
-# --- who gets what -----------------------------------------------------------------------------
-
-@dataclass
-class Person:
-    user_id: int
-    language: str
-    chats: list[tuple[str, str]] = field(default_factory=list)  # (channel, last_chat_id)
-
-
-class People:
-    """Everyone this run may write to, loaded with a few batched queries: staff of the units concerned,
-    admins and chairmen of the communes concerned, overseers of their provinces, reception subscribers
-    and attendees, and their chats. Staff come with the ``policy.Actor`` that decides what they are told."""
-
-    def __init__(self):
-        self.persons: dict[int, Person] = {}
-        self.actors: dict[int, policy.Actor] = {}
-        self.staff: dict[tuple[int, str], list[int]] = defaultdict(list)        # (unit, role) → users
-        self.admins: dict[int, list[int]] = defaultdict(list)                   # commune → users
-        self.commune_heads: dict[int, list[int]] = defaultdict(list)            # commune → chairmen
-        self.province_heads: dict[int, list[int]] = defaultdict(list)           # province → overseers
-        self.officers_of_commune: dict[int, list[int]] = defaultdict(list)
-        self.subscribers_of: dict[int, list[int]] = defaultdict(list)
-        self.units: dict[int, Unit] = {}
-
-    @classmethod
-    async def load(cls, uow: UnitOfWork, due, new_by_unit: dict[int, int], announcements: list[Announcement],
-                   attendees: dict[tuple[int, int], list[int]]) -> "People":
-        people = cls()
-        unit_ids = {item.unit_id for _, item in due if item.unit_id is not None} | set(new_by_unit)
-        communes = {item.commune_code for _, item in due}
-        provinces = {province_of(commune) for commune in communes} - {None}
-        reception_communes = {a.session.commune_code for a in announcements}
-        if unit_ids or reception_communes:
-            unit_rows = await uow.session.execute(
-                select(Unit).where(or_(Unit.id.in_(unit_ids), Unit.commune_code.in_(reception_communes))))
-            people.units = {unit.id: unit for unit in unit_rows.scalars()}
-        unit_ids |= set(people.units)
-        user_ids = {item.assignee_id for _, item in due if item.assignee_id is not None}
-        user_ids |= {user_id for users in attendees.values() for user_id in users}
-        if unit_ids or communes:
-            province_units = frozenset((await uow.session.execute(
-                select(Unit.id).where(Unit.commune_code.is_(None)))).scalars())
-            # Scope comes from the unit a person was appointed to (bot/officers.py, actor_for).
-            staff = await uow.session.execute(
-                select(User, Unit).outerjoin(Unit, Unit.id == User.unit_id)
-                .where(User.role.in_(STAFF_ROLES),
-                       or_(User.unit_id.in_(unit_ids),
-                           and_(User.role.in_(COMMUNE_RUNG_ROLES), Unit.commune_code.in_(communes)),
-                           and_(User.role.in_(PROVINCE_RUNG_ROLES), Unit.province_code.in_(provinces))))
-                .order_by(User.id))
-            for user, unit in staff.all():
-                people._add(user)
-                at_province = unit is not None and unit.at_province
-                people.actors[user.id] = policy.Actor(
-                    role=user.role, unit_id=user.unit_id, user_id=user.id,
-                    commune_code=unit.commune_code if unit is not None else None,
-                    province_code=unit.province_code if at_province else None, outside_units=province_units)
-                if user.unit_id is not None:
-                    people.staff[(user.unit_id, user.role)].append(user.id)
-                    if user.role == "officer" and unit is not None and unit.commune_code in reception_communes:
-                        people.officers_of_commune[unit.commune_code].append(user.id)
-                if unit is None:
-                    continue
-                if user.role == "admin" and unit.commune_code is not None:
-                    people.admins[unit.commune_code].append(user.id)
-                if user.role in COMMUNE_RUNG_ROLES and unit.commune_code is not None:
-                    people.commune_heads[unit.commune_code].append(user.id)
-                if user.role in PROVINCE_RUNG_ROLES and at_province:
-                    people.province_heads[unit.province_code].append(user.id)
-        if reception_communes:
-            subscriptions = await uow.session.execute(
-                select(Subscription.commune_code, Subscription.user_id)
-                .where(Subscription.topic == RECEPTION_TOPIC, Subscription.commune_code.in_(reception_communes))
-                .order_by(Subscription.id))
-            for commune_code, user_id in subscriptions.all():
-                people.subscribers_of[commune_code].append(user_id)
-                user_ids.add(user_id)
-        missing = user_ids - set(people.persons)
-        if missing:
-            for user in (await uow.session.execute(select(User).where(User.id.in_(missing)))).scalars():
-                people._add(user)
-        if people.persons:
-            chats = await uow.session.execute(
-                select(ChannelIdentity.user_id, ChannelIdentity.channel, ChannelIdentity.last_chat_id)
-                .where(ChannelIdentity.user_id.in_(list(people.persons)), ChannelIdentity.last_chat_id.is_not(None))
-                .order_by(ChannelIdentity.id))
-            for user_id, channel, chat_id in chats.all():
-                people.persons[user_id].chats.append((channel, chat_id))
-        return people
-
-    def actor(self, user_id: int) -> policy.Actor:
-        return self.actors.get(user_id) or policy.Actor(role="citizen", user_id=user_id)
-
-    def heads(self, rung: policy.Level, item: Item) -> list[int]:
-        """Who the policy tells when ``item`` reaches ``rung``: the chairmen of its commune, the
-        overseers of its province (a commune's scope stops at the province's units)."""
-        candidates = (self.commune_heads.get(item.commune_code, []) if rung is policy.Level.commune
-                      else self.province_heads.get(province_of(item.commune_code), []))
-        return [user_id for user_id in candidates if policy.told_at_rung(self.actor(user_id), item, rung)]
-
-    def _add(self, user: User) -> None:
-        self.persons.setdefault(user.id, Person(user.id, user.language or "vi"))
-
-    def get(self, user_id: int) -> Person | None:
-        return self.persons.get(user_id)
-
-    def staff_of(self, unit_id: int | None, role: str) -> list[int]:
-        return list(self.staff.get((unit_id, role), [])) if unit_id is not None else []
-
-    def admins_of(self, commune_code: int) -> list[int]:
-        return list(self.admins.get(commune_code, []))
-
-    def duty_officers(self, commune_code: int) -> list[int]:
-        return list(self.officers_of_commune.get(commune_code, []))
-
-    def subscribers(self, commune_code: int) -> list[int]:
-        return list(self.subscribers_of.get(commune_code, []))
-
-    def unit_name(self, unit_id: int | None) -> str:
-        unit = self.units.get(unit_id) if unit_id is not None else None
-        return unit.name if unit is not None else "—"
-
-
-@dataclass
-class Message:
-    kind: str
-    channel: str
-    chat_id: str
-    text: str
-
-
-class Outgoing:
-    """Messages of one run by dedupe key; the first one written for a key wins."""
-
-    def __init__(self):
-        self.messages: dict[str, Message] = {}
-
-    def add(self, kind: str, key: str, person: Person | None, render: Callable[[str], str]) -> None:
-        if person is None:
-            return
-        for channel, chat_id in person.chats:
-            full_key = f"{key}:{channel}"
-            if full_key not in self.messages:
-                self.messages[full_key] = Message(kind, channel, chat_id, render(person.language))
-
-    async def write(self, uow: UnitOfWork, report: SweepReport) -> None:
-        """Enqueue what is not in the outbox yet; counting only those keeps the report truthful."""
-        keys = list(self.messages)
-        for start in range(0, len(keys), KEYS_PER_QUERY):
-            chunk = keys[start:start + KEYS_PER_QUERY]
-            existing = set((await uow.session.execute(
-                select(OutboxMessage.dedupe_key).where(OutboxMessage.dedupe_key.in_(chunk)))).scalars())
-            for key in chunk:
-                if key in existing:
-                    continue
-                message = self.messages[key]
-                await uow.outbox.enqueue(message.channel, message.chat_id, Reply(message.text), dedupe_key=key)
-                setattr(report, message.kind, getattr(report, message.kind) + 1)
 
 
 def _phase(language: str, phase: str) -> str:

@@ -17,11 +17,11 @@ from storage.repositories import (
     ConversationRepository,
     InboundRepository,
     ItemRepository,
-    OutboxRepository,
     PublicationRepository,
     UnitRepository,
     UserRepository,
 )
+from storage.repositories_outbox import OutboxRepository
 
 
 class UnitOfWork:

@@ -11,7 +11,7 @@ The detector's rules:
     written the same in both languages ("an" in "an toàn", "to", "no", "Menu") are not on the list;
     addresses (http…), commands (/officer), placeholders and official document numbers
     ("154/2026/NĐ-CP") are left out before checking.
-  - Scope: the keys the chat and its page show (bot/texts/vi.py, en.py and webpage.py).
+  - Scope: the keys the chat and its page show (bot/texts/vi.py, en.py, officer.py and webpage.py).
   - ``BILINGUAL``: texts that are meant to hold the other language — the greeting shown before any
     language is chosen asks in both, a language switch names each language in that language, product
     names (Excel, Zalo Official Account) and protocol values (Open311's yes/no) are not translated,
@@ -27,7 +27,7 @@ from collections import defaultdict
 import pytest
 
 from bot.channels import web_page
-from bot.texts import CATALOGUES, vi, webpage
+from bot.texts import CATALOGUES, officer, vi, webpage
 
 VIETNAMESE = re.compile(r"[àáạảãâầấậẩẫăằắặẳẵèéẹẻẽêềếệểễìíịỉĩòóọỏõôồốộổỗơờớợởỡùúụủũưừứựửữỳýỵỷỹđ]", re.I)
 ENGLISH_WORDS = frozenset(
@@ -44,7 +44,7 @@ BILINGUAL = {
 _IGNORED = re.compile(r"https?://\S+|(?<!\w)/[a-z_]+|\{[^}]*\}|\b\d+(?:/\d{4})?/[A-ZĐ][A-ZĐ0-9-]*")
 # What the chat and its page can show: the chat's catalogue and the page's own texts (the console,
 # reports and public pages are other surfaces, with texts of their own).
-CHAT_KEYS = sorted(set(vi.TEXTS) | set(webpage.VI))
+CHAT_KEYS = sorted(set(vi.TEXTS) | set(officer.VI) | set(webpage.VI))
 
 
 def chat_texts(language: str) -> dict[str, str]:

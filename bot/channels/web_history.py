@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from bot.media import photos_for
 from storage.models import OutboxMessage
-from storage.repositories import OutboxRepository
+from storage.repositories_outbox import OutboxRepository
 
 CHANNEL = "web"
 SAID = f"said:{CHANNEL}:"

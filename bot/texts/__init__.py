@@ -3,7 +3,7 @@
 ``t("vi", "menu.title")`` looks a key up; a key missing in English falls back to Vietnamese, and a
 key missing everywhere is a programming error (KeyError), caught by the catalogue test.
 
-The chat's texts live in ``vi.py`` and ``en.py``. Each later surface keeps its texts in a module of
+The chat's texts live in ``vi.py`` and ``en.py``, the officers' side of the chat in ``officer``. Each later surface keeps its texts in a module of
 its own holding both languages side by side (``VI`` and ``EN`` dicts): ``desk`` (the staff console,
 the reception register), ``reports`` (reports and the dashboard), ``public`` (the public pages and open data), ``webpage`` (the
 web chat page itself) and ``zalo`` (Zalo's template notices and set-up). A key defined twice is an
@@ -12,10 +12,9 @@ error at import.
 
 from __future__ import annotations
 
-from bot.texts import desk, en, public, reports, vi, webpage, zalo
-from bot.texts import conversation
+from bot.texts import conversation, desk, en, officer, public, reports, vi, webpage, zalo
 
-AREAS = (desk, reports, public, webpage, zalo, conversation)
+AREAS = (officer, desk, reports, public, webpage, zalo, conversation)
 
 
 def _merged(base: dict[str, str], language: str) -> dict[str, str]:

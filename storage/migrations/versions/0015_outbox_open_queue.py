@@ -1,6 +1,6 @@
 """outbox: the open messages in claiming order, and each chat's in order
 
-The dispatcher claims chat by chat (scheduler/outbox.py, storage/repositories.py ``claim_due``): a
+The dispatcher claims chat by chat (scheduler/outbox.py, storage/repositories_outbox.py ``claim_due``): a
 message is claimed only as its chat's first open (pending or sending) message or after due ones, so
 that a chat whose first message waits (its pace, a retry, another dispatcher's lease) is passed over
 however long its queue. ``ix_outbox_open_queue`` walks the open messages oldest first, replies before
