@@ -55,3 +55,27 @@ def test_keyboard_and_no_javascript(server):
         assert driver.find_element(By.TAG_NAME, "h1").text == "Citizen reception schedule"
         links = driver.find_elements(By.CSS_SELECTOR, "a[href$='schedule.ics?lang=en']")
         assert links and links[0].is_displayed()
+
+
+def test_chat_about_a_project_opens_the_web_chat_at_the_project(server):
+    """A visitor reading a project on their phone taps «Trò chuyện về mục này»: the web chat asks the
+    language once, then shows that project (with its follow button), and the address forgets the link so
+    a reload does not open it again."""
+    from tests.test_webchat_browser import _tap, _wait_text
+
+    with chromium(log_console=True) as driver:
+        _phone(driver)
+        driver.get(f"{server}/c/phuong-hoan-kiem/projects")
+        driver.find_element(By.PARTIAL_LINK_TEXT, "Cải tạo vỉa hè").click()
+        driver.find_element(By.LINK_TEXT, "Trò chuyện về mục này").click()
+        _wait_text(driver, "Vui lòng chọn ngôn ngữ")
+        _tap(driver, "🇻🇳 Tiếng Việt")
+        _wait_text(driver, "tiến độ 40%")
+        assert "?start=" not in driver.current_url
+        bots = [m.text for m in driver.find_elements(By.CSS_SELECTOR, "#log .msg.bot")]
+        assert "Cải tạo vỉa hè, thoát nước phố Hàng Bạc" in bots[-1]
+        driver.refresh()
+        _wait_text(driver, "tiến độ 40%")
+        assert len(driver.find_elements(By.CSS_SELECTOR, "#log .msg.bot")) == len(bots)  # nothing opened twice
+        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        assert errors == []

@@ -17,6 +17,7 @@ from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import undefer
 
+from bot.domain import deeplinks
 from bot.domain.communes import Commune
 from bot.domain.schedule import weekly_days
 from bot.importer.sections import DISCLOSURE_CATEGORIES
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
 HERE = Path(__file__).parent
 HTML = "text/html; charset=utf-8"
 PAGES = ("schedule", "disclosures", "projects", "consultations", "announcements", "figures")
+# What the chat opens at from each page (the home page and the announcements: the commune's menu).
+PAGE_PLACES = {"schedule": "schedule", "disclosures": "disclosures", "projects": "projects",
+               "consultations": "consultations", "figures": "statistics"}
 
 _env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html", "xml"]),
                    trim_blocks=True, lstrip_blocks=True)
@@ -108,16 +112,21 @@ class Pages:
         extra = {k: v for k, v in context.items() if k == "category" and v}
         other = "" if language == "en" else "lang=en"
         other_query = "&".join([*(f"{quote(k)}={quote(v)}" for k, v in extra.items()), *([other] if other else [])])
-        chats = [("web", "/")]
+        # "Chat about this": the chat opens at what the page shows (bot/domain/deeplinks.py). Zalo's
+        # official account link carries no such parameter: it opens the chat.
+        target = context.pop("chat_about", None) or ((PAGE_PLACES[page],) if page in PAGE_PLACES else ())
+        start = deeplinks.encode(commune.code, *target)
+        chats = [("web", f"/?start={start}")]
         if settings.public_telegram_username:
-            chats.append(("telegram", f"https://t.me/{settings.public_telegram_username}"))
+            chats.append(("telegram", f"https://t.me/{settings.public_telegram_username}?start={start}"))
         if settings.public_zalo_url:
             chats.append(("zalo", settings.public_zalo_url))
         html = _env.get_template(template).render(
             lang=language, T=lambda key, **values: t(language, key, **values), commune=commune, page=page,
             pages=PAGES, base=base, q=query, canonical=f"{base}{rest}{query}",
             other_language_url=f"{base}{rest}" + (f"?{other_query}" if other_query else ""),
-            chats=chats, day=day, money=lambda amount: money(language, amount), **context)
+            chats=chats, chat_about=lambda place, record_id=None: "/?start=" + deeplinks.encode(
+                commune.code, place, record_id), day=day, money=lambda amount: money(language, amount), **context)
         return html.encode("utf-8")
 
     # -- the pages ----------------------------------------------------------------------------------
@@ -168,7 +177,8 @@ class Pages:
             for project, updates in await data.projects(uow, commune.code):
                 if project.id == wanted:
                     photos = (await files.listed(uow, "project", [project.id]))[project.id]
-                    return {"project": project, "updates": updates, "photos": photos}
+                    return {"project": project, "updates": updates, "photos": photos,
+                            "chat_about": ("project", project.id)}
             return None
         return await self.serve(request, "project", build, wanted)
 

@@ -9,6 +9,8 @@ TEXTS = {
     "start.commune_none": "No commune or ward matches «{query}». Please try again; accents are optional.",
     "start.commune_too_short": "Please type at least 2 letters of the commune or ward name.",
     "start.commune_set": "Selected: {commune}.",
+    "start.link_unknown": "The link you opened is not valid or is out of date. Everything below still works.",
+    "start.link_commune": "You are now looking at {commune}, from the link you opened. To change back, choose «⚙️ Language, commune» in the menu.",
     "start.search_again": "🔍 Search again",
     "language.set": "English selected.",
     "language.vi": "🇻🇳 Tiếng Việt",

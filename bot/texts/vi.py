@@ -9,6 +9,8 @@ TEXTS = {
     "start.commune_none": "Không tìm thấy xã, phường nào khớp với «{query}». Hãy thử gõ lại, có thể không cần dấu.",
     "start.commune_too_short": "Hãy gõ ít nhất 2 chữ cái của tên xã, phường.",
     "start.commune_set": "Đã chọn: {commune}.",
+    "start.link_unknown": "Liên kết bạn mở không đúng hoặc đã cũ. Bạn vẫn dùng được mọi mục bên dưới.",
+    "start.link_commune": "Bạn đang xem thông tin của {commune} theo liên kết vừa mở. Muốn đổi lại, chọn «⚙️ Ngôn ngữ, xã phường» trong menu.",
     "start.search_again": "🔍 Tìm lại",
     "language.set": "Đã chọn tiếng Việt.",
     "language.vi": "🇻🇳 Tiếng Việt",

@@ -577,9 +577,22 @@
     }
   }
 
+  // A public page's "chat about this" link: /?start=c70-p12 (bot/domain/deeplinks.py). Taken once: the
+  // address loses it, so a reload does not open the same thing again.
+  function linkedStart() {
+    const params = new URLSearchParams(location.search);
+    const code = params.get("start");
+    if (code === null) return null;
+    params.delete("start");
+    const rest = params.toString();
+    history.replaceState(null, "", location.pathname + (rest ? "?" + rest : "") + location.hash);
+    return /^[A-Za-z0-9_-]{1,64}$/.test(code) ? code : null;
+  }
+
   async function start() {
     restoreDraft();
     updateComposer();
+    const link = linkedStart();
     try {
       const data = await getJSON("/api/chat/history?limit=" + PAGE);
       const history = data.messages || [];
@@ -588,9 +601,10 @@
         render(history, "last");
         if (!moreOlder) { older.hidden = false; older.textContent = T("beginning"); }
         if (log.scrollHeight <= log.clientHeight) loadOlder();  // a short page: fill the screen
+        if (link) await send({ text: "/start " + link }, null);
       } else {
         cursor = data.cursor || 0;
-        await send({ text: "/start" }, null);
+        await send({ text: link ? "/start " + link : "/start" }, null);
       }
     } catch (error) {
       setStatus(T("no_server"), () => location.reload());
