@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 import time_machine
+from sqlalchemy import select
 
 from bot.domain.kinds import ItemKind
 from bot.officers import NotAllowed
@@ -221,6 +222,42 @@ async def test_published_minutes_carry_no_personal_data_and_are_public_only_once
     for secret in ("Đỗ Minh Tâm", "Vũ Thị Lan", "0988 111 222", "Phạm Quang Huy"):
         assert secret not in text
 
+
+
+async def test_a_meeting_is_recorded_as_one_of_the_communes_published_sessions_and_no_other(runtime, clients):
+    """The chairman's periodic reception held today is the published weekly session: the meeting says so;
+    a session of another commune, posted by hand, is refused and nothing is written."""
+    from storage.models import ReceptionSession
+    from storage.models_desk import ReceptionMeeting
+
+    async with runtime.uows() as uow:
+        ours = (await uow.session.execute(select(ReceptionSession).where(
+            ReceptionSession.commune_code == DEMO_COMMUNE, ReceptionSession.published_at.is_not(None),
+            ReceptionSession.recurrence.is_not(None)))).scalars().first()
+        theirs = ReceptionSession(commune_code=583, receiver="Chủ tịch UBND xã Bát Tràng", place="Trụ sở UBND xã",
+                                  starts_at=ours.starts_at, ends_at=ours.ends_at, published_at=ours.published_at)
+        uow.session.add(theirs)
+        await uow.commit()
+        ours_id, theirs_id, receiver = ours.id, theirs.id, ours.receiver
+    browser = await logged_in(runtime, clients, OFFICE, "officer")
+    form = await (await browser.get("/console/register/meetings/new")).text()
+    assert f'<option value="{ours_id}">' in form and f'value="{theirs_id}"' not in form
+    today = datetime.now(runtime.settings.zone).date()
+    fields = {"csrf": csrf_of(form), "title": "Chủ tịch UBND phường tiếp công dân định kỳ",
+              "held_on": today.isoformat(), "chaired_by": receiver, "minutes": "Tiếp 3 lượt công dân."}
+    forged = await browser.post("/console/register/meetings", data={**fields, "session": str(theirs_id)},
+                                headers=same_origin(browser), allow_redirects=False)
+    assert forged.status == 403
+    async with runtime.uows() as uow:
+        assert (await uow.session.execute(select(ReceptionMeeting))).scalars().all() == []
+    created = await browser.post("/console/register/meetings", data={**fields, "session": str(ours_id)},
+                                 headers=same_origin(browser), allow_redirects=False)
+    assert created.status == 303
+    page = await (await browser.get(created.headers["Location"])).text()
+    assert "Theo lịch tiếp đã công bố" in page and receiver in page
+    async with runtime.uows() as uow:
+        [meeting] = (await uow.session.execute(select(ReceptionMeeting))).scalars().all()
+        assert meeting.session_id == ours_id
 
 async def test_a_denunciation_given_without_an_identity_is_recorded_as_information(runtime):
     today = datetime.now(runtime.settings.zone).date()

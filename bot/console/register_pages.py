@@ -30,6 +30,7 @@ from bot.staff_sessions import record
 from bot.console.views import phase_label
 from bot.texts import t
 from handlers.wording import in_reading_order, statutory
+from storage.models import ReceptionSession
 from storage.models_desk import ReceptionMeeting
 
 log = logging.getLogger(__name__)
@@ -225,8 +226,16 @@ class RegisterPages:
         language = _language(user)
         if not may_keep_register(actor, actor.commune_code):
             return self._error(request, language, 403, "desk.register.not_allowed")
+        async with self.runtime.uows() as uow:  # the commune's published sessions, a meeting may be one of them
+            sessions = (await uow.session.execute(
+                select(ReceptionSession).where(ReceptionSession.commune_code == actor.commune_code,
+                                               ReceptionSession.published_at.is_not(None))
+                .order_by(ReceptionSession.starts_at.desc()).limit(50))).scalars().all()
+        zone = self.runtime.settings.zone
+        choices = [(s.id, f"{s.receiver} — {s.starts_at.astimezone(zone):%d/%m/%Y %H:%M}"
+                          + (" ↻" if s.recurrence else "")) for s in sessions]
         body = render("meeting_new.html", language, csrf=request[STAFF_KEY].csrf, today=self._today().isoformat(),
-                      problem=problem)
+                      problem=problem, sessions=choices)
         return self._page(request, language, t(language, "desk.meeting.new_title"), body, status=status)
 
     async def create_meeting(self, request: web.Request) -> web.StreamResponse:
@@ -238,6 +247,9 @@ class RegisterPages:
         held_on = _day(form.get("held_on") if isinstance(form.get("held_on"), str) else None)
         if held_on is None or held_on > self._today():
             return await self.new_meeting(request, problem=t(language, "desk.register.bad_date"), status=400)
+        session = form.get("session", "")
+        session_id = int(session) if isinstance(session, str) and session.isascii() and session.isdigit() \
+            and len(session) < 10 else None
         attendance = []
         for line in _lines(form.get("attendance", "")):
             name, _, organisation = line.partition(" - ") if " - " in line else line.partition(" — ")
@@ -246,7 +258,7 @@ class RegisterPages:
             async with self.runtime.uows() as uow:
                 meeting = await record_meeting(uow, user, title=form.get("title", ""), held_on=held_on,
                                                chaired_by=form.get("chaired_by", ""), attendance=attendance,
-                                               minutes=form.get("minutes", ""))
+                                               minutes=form.get("minutes", ""), session_id=session_id)
                 await uow.commit()
         except Invalid as invalid:
             return await self.new_meeting(request, problem=t(language, invalid.key, **invalid.values), status=400)
@@ -264,12 +276,14 @@ class RegisterPages:
                     raise NotAllowed(0)
                 meeting = await meeting_for(uow, user, int(meeting_id))
                 entries = await meeting_entries(uow, meeting.id)
+                session = await uow.session.get(ReceptionSession, meeting.session_id) if meeting.session_id else None
         except NotAllowed:
             async with self.runtime.uows() as uow:
                 record(uow, user.id, "console_refused", path=request.path[:100], method="GET")
                 await uow.commit()
             return self._error(request, language, 404, "desk.error.not_found")
         body = render("meeting.html", language, m=meeting, entries=entries, csrf=request[STAFF_KEY].csrf,
+                      session=session,
                       may_publish=may_keep_register(actor, meeting.commune_code))
         return self._page(request, language, meeting.title, body)
 
