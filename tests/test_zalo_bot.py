@@ -266,6 +266,41 @@ async def test_polling_survives_a_platform_outage(zb_settings, fake):
         await runtime.stop()
 
 
+
+async def test_with_several_processes_one_polls_and_another_takes_over(zb_settings, fake):
+    """getUpdates answers one caller at a time: on PostgreSQL only the process holding the polling lock
+    polls (bot/leader.py), a process started with --web-only never does, and when the poller stops
+    another takes over and the citizen's message is answered once."""
+    if not zb_settings.database_url.startswith("postgresql"):
+        pytest.skip("SQLite runs one process by design; it simply polls")
+    fake.poll_wait = 0.05
+    settings = zb_settings.model_copy(update={"zalo_bot_mode": "polling"})
+    first, second = Runtime(settings, run_scheduler=False), Runtime(settings, run_scheduler=False)
+    web_only = Runtime(settings, run_scheduler=False, run_dispatcher=False, poll=False)
+    await seed_demo(first.uows, settings)
+    started = []
+    try:
+        for runtime in (first, second, web_only):
+            await runtime.start(migrate=False)
+            started.append(runtime)
+        await asyncio.sleep(0.3)
+        assert [r.zalo_bot._poller is not None for r in started] == [True, False, False]
+        await first.stop()
+        started.remove(first)
+        deadline = time.monotonic() + 15
+        while second.zalo_bot._poller is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert second.zalo_bot._poller is not None and web_only.zalo_bot._poller is None
+        fake.queue(fake.text(CHAT, "/start"))
+        deadline = time.monotonic() + 10
+        while not fake.texts(CHAT) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
+        assert fake.texts(CHAT) == [WELCOME]
+    finally:
+        for runtime in started:
+            await runtime.stop()
+
 # -- sending --------------------------------------------------------------------------------------------
 
 def test_long_texts_are_split_at_line_breaks_within_2000_units():
