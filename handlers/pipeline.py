@@ -399,6 +399,8 @@ async def _on_command(ctx: FlowContext, command: str) -> None:
     elif command == "privacy":
         await ctx.goto("privacy", "show")
     elif command == "cancel":
+        if ctx.conversation.flow == "submit":  # as its «Huỷ» button: nothing is kept as a draft
+            FLOWS["submit"].discard(ctx)
         ctx.say("cancelled")
         await ctx.goto("menu", "main")
     else:

@@ -398,6 +398,11 @@ class SubmitFlow:
         data[DRAFT] = {"step": step, "data": scratch}
 
     @staticmethod
+    def discard(ctx: FlowContext) -> None:
+        """/cancel during a submission: what was written goes, as with the «Huỷ» button."""
+        SubmitFlow._forget(ctx)
+
+    @staticmethod
     def _forget(ctx: FlowContext) -> None:
         """Sent or cancelled: nothing of the submission is left to keep as a draft."""
         data = ctx.conversation.data

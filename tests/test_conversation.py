@@ -175,6 +175,18 @@ async def test_discarding_a_draft_asks_nothing_more_and_old_draft_buttons_are_re
     assert texts(menu) == [MENU] and "menu:draft" not in buttons(menu[0]).values()
 
 
+
+async def test_cancel_typed_during_a_submission_keeps_no_draft_like_its_button(runtime, citizen):
+    """/help lists «/cancel — huỷ thao tác đang làm»: typed halfway through a feedback it cancels it, as
+    the «🗑️ Huỷ» button does; the menu then offers no draft to continue and nothing is filed."""
+    await describe(citizen, "feedback")
+    cancelled = await citizen.send("/cancel")
+    assert texts(cancelled) == ["Đã huỷ. Bạn có thể chọn việc khác.", MENU]
+    assert "menu:draft" not in buttons(cancelled[-1]).values()
+    menu = await citizen.send(button="g:menu")
+    assert "menu:draft" not in buttons(menu[-1]).values()
+    assert await rows(runtime, Item) == []
+
 # -- 11: contact details offered back ----------------------------------------------------------------------
 
 async def test_a_returning_citizen_is_offered_the_same_contact_and_may_give_another(runtime, citizen):
