@@ -471,72 +471,6 @@ class Attachment(Base):
     source_url: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
-class Invite(Base):
-    """A one-time code that makes whoever redeems it an officer or leader of a unit. Only a hash of
-    the code is stored; it expires and works once."""
-
-    __tablename__ = "invites"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"))
-    role: Mapped[str] = mapped_column(String(20))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column()
-    used_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    used_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
-
-
-class ZaloToken(Base):
-    """The Zalo Official Account's OAuth pair. Refresh tokens are single-use and rotate, so the new
-    pair replaces the old one in the same transaction that holds the row's lock (bot/channels/zalo_api.py).
-    ``seeded_from`` is a hash of the configured refresh token: configuring a new one re-seeds the row."""
-
-    __tablename__ = "zalo_tokens"
-    app_id: Mapped[str] = mapped_column(String(50), primary_key=True)
-    access_token: Mapped[str | None] = mapped_column(Text, nullable=True)
-    refresh_token: Mapped[str] = mapped_column(Text)
-    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)  # NULL: unknown, used until refused
-    seeded_from: Mapped[str] = mapped_column(String(64))
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class ZaloUnfollow(Base):
-    """A Zalo user who unfollowed the Official Account: messages to them are held, not attempted,
-    until they interact again (the row is then deleted)."""
-
-    __tablename__ = "zalo_unfollows"
-    user_id: Mapped[str] = mapped_column(String(100), primary_key=True)
-    unfollowed_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class StaffSession(Base):
-    """A member of staff logged in on the web. The cookie carries a random id; only its hash is kept.
-    Issued when an invite or login code is redeemed, renewed while used, ended by logout, by expiry
-    (idle or absolute) or by ``tiepdan admin revoke``. Never the citizen's chat cookie."""
-
-    __tablename__ = "staff_sessions"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column()  # absolute end; the idle limit counts from last_seen_at
-    ended_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    end_reason: Mapped[str | None] = mapped_column(String(20), nullable=True)  # logout, idle, expired, revoked
-
-
-class StaffEvent(Base):
-    """Audit trail of what happens to staff accounts and sessions (login, logout, expiry, revocation,
-    refusals), beside ``ItemEvent`` which records what staff do to items. No secrets, no chat ids."""
-
-    __tablename__ = "staff_events"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True, index=True)
-    action: Mapped[str] = mapped_column(String(40))
-    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
-
-
 class AppSecret(Base):
     """Secrets every serve process must share (the key that signs web chat ids), made by the migration."""
 
@@ -545,74 +479,22 @@ class AppSecret(Base):
     value: Mapped[str] = mapped_column(String(200))
 
 
-class CommuneProfile(Base):
-    """What the province's deployment knows of one of its communes, from the import: whether it is a
-    remote area (vùng sâu, vùng xa, đi lại khó khăn — longer complaint periods, Luật Khiếu nại 2011,
-    Điều 9, 28, 33, 37), and, for a commune without units of its own, the province unit that takes its
-    items or what its citizens are told to do instead (bot/organisation.py)."""
-
-    __tablename__ = "commune_profiles"
-    commune_code: Mapped[int] = mapped_column(Integer, primary_key=True)
-    province_code: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
-    remote_area: Mapped[bool] = mapped_column(Boolean, default=False)
-    served_by_unit_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"), nullable=True)
-    refer_to: Mapped[str | None] = mapped_column(Text, nullable=True)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-
-
-class OversightBoard(Base):
-    """A people's oversight board: the Ban Thanh tra nhân dân of a commune (Luật Thực hiện dân chủ ở cơ
-    sở 2022, Điều 36–40) or the Ban Giám sát đầu tư của cộng đồng of one project (Điều 41–45). Its
-    members read and record observations (kiến nghị); they never act on an item."""
-
-    __tablename__ = "oversight_boards"
-    __table_args__ = (UniqueConstraint("commune_code", "name", name="uq_oversight_boards_commune_name"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(20))  # inspection | investment
-    commune_code: Mapped[int] = mapped_column(Integer, index=True)
-    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), nullable=True)
-    name: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-
-
-class BoardObservation(Base):
-    """A board's recorded observation (kiến nghị), which the commune answers by ``due_on``: 15 days
-    from receipt for both boards (Luật Thực hiện dân chủ ở cơ sở 2022, Điều 40 khoản 1 điểm c, Điều 45
-    khoản 2 điểm c); ``statutory`` False marks a period that is the commune's own target."""
-
-    __tablename__ = "board_observations"
-    __table_args__ = (Index("ix_board_observations_open_due", "due_on", postgresql_where=text("answered_at IS NULL"),
-                            sqlite_where=text("answered_at IS NULL")),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    board_id: Mapped[int] = mapped_column(ForeignKey("oversight_boards.id"), index=True)
-    commune_code: Mapped[int] = mapped_column(Integer, index=True)
-    item_id: Mapped[int | None] = mapped_column(ForeignKey("items.id"), nullable=True)
-    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
-    text: Mapped[str] = mapped_column(Text)
-    received_at: Mapped[datetime] = mapped_column(default=utcnow)
-    due_on: Mapped[date] = mapped_column(Date)
-    rule_id: Mapped[str] = mapped_column(String(80))
-    citation: Mapped[str] = mapped_column(Text)
-    statutory: Mapped[bool] = mapped_column(Boolean, default=True)
-    answer: Mapped[str | None] = mapped_column(Text, nullable=True)
-    answered_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    answered_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
-
-
-class BoardInvite(Base):
-    """A one-time code that makes whoever redeems it a member of an oversight board, as ``Invite``
-    does for a unit. Only a hash of the code is stored; it expires and works once."""
-
-    __tablename__ = "board_invites"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    board_id: Mapped[int] = mapped_column(ForeignKey("oversight_boards.id"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column()
-    used_at: Mapped[datetime | None] = mapped_column(nullable=True)
-    used_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
-
-
 # Later areas keep their tables in modules of their own; importing them here puts every table in
 # Base.metadata (the test fixtures empty the database from it).
-from storage import models_desk, models_public, models_scale, models_webchat, models_zalo  # noqa: E402,F401
+from storage import (  # noqa: E402,F401
+    models_desk,
+    models_public,
+    models_scale,
+    models_webchat,
+    models_zalo,
+)
+
+# Tables moved out of this module stay importable from it.
+from storage.models_org import (  # noqa: E402,F401
+    BoardInvite,
+    BoardObservation,
+    CommuneProfile,
+    OversightBoard,
+)
+from storage.models_staff import Invite, StaffEvent, StaffSession  # noqa: E402,F401
+from storage.models_zalo import ZaloToken, ZaloUnfollow  # noqa: E402,F401

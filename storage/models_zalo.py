@@ -90,3 +90,26 @@ class ZaloOAuthState(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+
+class ZaloToken(Base):
+    """The Zalo Official Account's OAuth pair. Refresh tokens are single-use and rotate, so the new
+    pair replaces the old one in the same transaction that holds the row's lock (bot/channels/zalo_api.py).
+    ``seeded_from`` is a hash of the configured refresh token: configuring a new one re-seeds the row."""
+
+    __tablename__ = "zalo_tokens"
+    app_id: Mapped[str] = mapped_column(String(50), primary_key=True)
+    access_token: Mapped[str | None] = mapped_column(Text, nullable=True)
+    refresh_token: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[datetime | None] = mapped_column(nullable=True)  # NULL: unknown, used until refused
+    seeded_from: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ZaloUnfollow(Base):
+    """A Zalo user who unfollowed the Official Account: messages to them are held, not attempted,
+    until they interact again (the row is then deleted)."""
+
+    __tablename__ = "zalo_unfollows"
+    user_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    unfollowed_at: Mapped[datetime] = mapped_column(default=utcnow)
