@@ -143,3 +143,20 @@ class PollingLeader:
                 await connection.close(timeout=2)
             except Exception:  # noqa: BLE001
                 connection.terminate()
+
+
+def polling_leader(runtime, channel: str, polling: bool, lead: Callable[[], Awaitable[None]],
+                   follow: Callable[[], Awaitable[None]]) -> tuple[bool, PollingLeader | None]:
+    """How a channel polls: ``(polls, leader)``. On SQLite the one process polls itself (``polls``); on
+    PostgreSQL a leader decides, and the metrics say which process it is. A channel that does not poll
+    (webhook mode, a ``--web-only`` process) gets neither."""
+    dsn = getattr(runtime, "postgres_dsn", None)
+    if not polling or dsn is None:
+        return polling, None
+
+    def leading(now: bool) -> None:
+        metrics = getattr(runtime, "metrics", None)
+        if metrics is not None:
+            metrics.leader.labels(channel).set(1 if now else 0)
+
+    return False, PollingLeader(dsn, POLLING_LOCKS[channel], channel, lead, follow, on_change=leading)

@@ -180,6 +180,14 @@ async def record_meeting(uow, officer: User, *, title: str, held_on: date, chair
     return meeting
 
 
+async def published_sessions(uow, commune_code: int | None, limit: int = 50) -> list[ReceptionSession]:
+    """The commune's published reception sessions, newest first: those a recorded meeting may be."""
+    return list((await uow.session.execute(
+        select(ReceptionSession).where(ReceptionSession.commune_code == commune_code,
+                                       ReceptionSession.published_at.is_not(None))
+        .order_by(ReceptionSession.starts_at.desc()).limit(limit))).scalars())
+
+
 async def meeting_for(uow, officer: User, meeting_id: int) -> ReceptionMeeting:
     meeting = await uow.session.get(ReceptionMeeting, meeting_id)
     actor = await actor_for(uow, officer)

@@ -44,8 +44,7 @@ class StartFlow:
             ctx.say("start.welcome_back", commune=commune_label(ctx.user.commune_code))
             await ctx.goto("menu", "main")
         elif target is not None:  # a newcomer: the language first, then where the link leads
-            await ctx.goto("start", "language", link=deeplinks.encode(target.commune_code, target.place,
-                                                                        target.record_id))
+            await ctx.goto("start", "language", link=ctx.incoming.command_argument.strip())
         else:
             await ctx.goto("start", "language")
 

@@ -21,7 +21,7 @@ from bot.petitions import move
 from storage.db import create_engine, session_factory
 from storage.models import Consultation, Item, Unit
 from storage.uow import UnitOfWorkFactory
-from tests.test_webchat_browser import _free_port, _log, _type, _wait_text, chromium, serve_demo
+from tests.test_webchat_browser import _free_port, _log, _type, _wait_sent, _wait_text, chromium, serve_demo
 
 pytestmark = pytest.mark.browser
 PHONE = {"width": 390, "height": 844, "deviceScaleFactor": 3, "mobile": True}
@@ -74,10 +74,7 @@ def _tap(driver, words: str) -> None:
     waits until the bot has answered."""
     xpath = f"(//main[@id='log']//button[contains(normalize-space(), '{words}')])[last()]"
     before = len(driver.find_elements(By.CSS_SELECTOR, "#log .msg.bot"))
-    # A message still being sent (typed just before, not waited for) makes the page ignore taps, and its
-    # answer may bring a newer menu: wait until it is in (seen failing under load in CI).
-    WebDriverWait(driver, 15).until(lambda d: d.execute_script(
-        "return !document.getElementById('text').disabled && !document.querySelector('#log .msg.me.pending')"))
+    _wait_sent(driver)
     WebDriverWait(driver, 10).until(EC.element_to_be_clickable((By.XPATH, xpath))).click()
     WebDriverWait(driver, 15).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#log .msg.bot")) > before)
 

@@ -123,14 +123,18 @@ def _wait_text(driver, text: str, timeout: float = 15) -> None:
     WebDriverWait(driver, timeout).until(EC.text_to_be_present_in_element((By.ID, "log"), text))
 
 
+def _wait_sent(driver) -> None:
+    """Until the message typed last has gone: while one is being sent the page ignores taps, and its
+    answer may bring a newer menu (a tap right after typing was lost under load in CI)."""
+    WebDriverWait(driver, 15).until(lambda d: d.execute_script(
+        "return !document.getElementById('text').disabled && !document.querySelector('#log .msg.me.pending')"))
+
+
 def _tap(driver, label: str) -> None:
     """Taps the newest button with this label and waits until the bot has answered."""
     xpath = f"(//main[@id='log']//button[normalize-space()='{label}'])[last()]"
     before = len(driver.find_elements(By.CSS_SELECTOR, "#log .msg.bot"))
-    # A message still being sent (typed just before, not waited for) makes the page ignore taps, and its
-    # answer may bring a newer menu: wait until it is in (seen failing under load in CI).
-    WebDriverWait(driver, 15).until(lambda d: d.execute_script(
-        "return !document.getElementById('text').disabled && !document.querySelector('#log .msg.me.pending')"))
+    _wait_sent(driver)
     WebDriverWait(driver, 10).until(EC.element_to_be_clickable((By.XPATH, xpath))).click()
     WebDriverWait(driver, 15).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#log .msg.bot")) > before)
 

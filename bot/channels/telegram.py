@@ -45,7 +45,7 @@ from telegram.request import BaseRequest
 from bot.channels.connection import PlatformConnection
 from bot.channels.pacing import SlidingWindowLimiter
 from bot.domain.dialog import Incoming, Location, Photo, Reply
-from bot.leader import POLLING_LOCKS, PollingLeader
+from bot.leader import polling_leader
 from bot.settings import Settings, TelegramMode
 from bot.texts import t
 from handlers.pipeline import handle_incoming
@@ -319,10 +319,7 @@ class TelegramChannel:
         self.sender = TelegramSender(self.application.bot, self.settings.telegram_per_chat_rate, self.connection)
         # Polling: on PostgreSQL several processes may run, and one of them polls (bot/leader.py).
         polling = self.settings.telegram_mode is TelegramMode.polling and getattr(runtime, "poll", True)
-        dsn = getattr(runtime, "postgres_dsn", None)
-        self.polls = polling and dsn is None  # SQLite: the one process polls
-        self.leader = (PollingLeader(dsn, POLLING_LOCKS[CHANNEL], "telegram", self._start_polling,
-                                     self._stop_polling, on_change=self._leading) if polling and dsn else None)
+        self.polls, self.leader = polling_leader(runtime, CHANNEL, polling, self._start_polling, self._stop_polling)
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if not plausible(update):
@@ -400,11 +397,6 @@ class TelegramChannel:
     async def _stop_polling(self) -> None:
         if self.application.updater.running:
             await self.application.updater.stop()
-
-    def _leading(self, leading: bool) -> None:
-        metrics = getattr(self.runtime, "metrics", None)
-        if metrics is not None:
-            metrics.leader.labels(CHANNEL).set(1 if leading else 0)
 
     def _connected(self) -> None:
         self.runtime.dispatcher.wake()  # what waited for the channel may leave now

@@ -52,7 +52,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from bot.channels.connection import PlatformConnection
 from bot.domain.dialog import Incoming, Photo, Reply
-from bot.leader import POLLING_LOCKS, PollingLeader
+from bot.leader import polling_leader
 from bot.settings import Settings
 from bot.texts import t
 from handlers import numbered
@@ -256,10 +256,7 @@ class ZaloBotChannel:
         # Polling: like Telegram's getUpdates, one caller at a time; on PostgreSQL with several processes
         # the one holding the lock polls (bot/leader.py), and a process told not to poll never does.
         polling = self.settings.zalo_bot_mode != "webhook" and getattr(runtime, "poll", True)
-        dsn = getattr(runtime, "postgres_dsn", None)
-        self.polls = polling and dsn is None  # SQLite: the one process polls
-        self.leader = (PollingLeader(dsn, POLLING_LOCKS[CHANNEL], "zalobot", self._start_polling,
-                                     self._stop_polling, on_change=self._leading) if polling and dsn else None)
+        self.polls, self.leader = polling_leader(runtime, CHANNEL, polling, self._start_polling, self._stop_polling)
 
     async def start(self) -> None:
         """Connect to the platform; if it cannot be reached, the channel is degraded and keeps trying
@@ -272,13 +269,12 @@ class ZaloBotChannel:
         if self.settings.zalo_bot_mode == "webhook":
             await self.api.call("setWebhook", {"url": self.settings.zalo_bot_webhook_url,
                                                "secret_token": self.settings.zalo_bot_webhook_secret})
-        elif self.leader is not None:
+        elif self.leader is not None or self.polls:
             await self.api.call("deleteWebhook")  # getUpdates does not work while a webhook is set
-            if not self.leader.started:
+            if self.leader is None:
+                await self._start_polling()
+            elif not self.leader.started:
                 await self.leader.start()
-        elif self.polls:
-            await self.api.call("deleteWebhook")
-            await self._start_polling()
 
     async def _start_polling(self) -> None:
         if self._poller is None:
@@ -289,11 +285,6 @@ class ZaloBotChannel:
             self._poller.cancel()
             await asyncio.gather(self._poller, return_exceptions=True)
             self._poller = None
-
-    def _leading(self, leading: bool) -> None:
-        metrics = getattr(self.runtime, "metrics", None)
-        if metrics is not None:
-            metrics.leader.labels(CHANNEL).set(1 if leading else 0)
 
     def _connected(self) -> None:
         self.runtime.dispatcher.wake()  # what waited for the channel may leave now

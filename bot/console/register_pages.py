@@ -23,12 +23,14 @@ from bot.organisation import NoUnit
 from bot.petitions import categories_for
 from bot.policy import Permission
 from bot.register import (
-    FORMS, Invalid, Visit, entry_for, meeting_entries, meeting_for, may_keep_register, publish_minutes, record_meeting,
+    FORMS, Invalid, Visit, entry_for, meeting_entries, meeting_for, may_keep_register, publish_minutes,
+    published_sessions, record_meeting,
     record_visit, register_rows,
 )
 from bot.staff_sessions import record
 from bot.console.views import phase_label
 from bot.texts import t
+from handlers.pipeline import record_id
 from handlers.wording import in_reading_order, statutory
 from storage.models import ReceptionSession
 from storage.models_desk import ReceptionMeeting
@@ -226,11 +228,8 @@ class RegisterPages:
         language = _language(user)
         if not may_keep_register(actor, actor.commune_code):
             return self._error(request, language, 403, "desk.register.not_allowed")
-        async with self.runtime.uows() as uow:  # the commune's published sessions, a meeting may be one of them
-            sessions = (await uow.session.execute(
-                select(ReceptionSession).where(ReceptionSession.commune_code == actor.commune_code,
-                                               ReceptionSession.published_at.is_not(None))
-                .order_by(ReceptionSession.starts_at.desc()).limit(50))).scalars().all()
+        async with self.runtime.uows() as uow:
+            sessions = await published_sessions(uow, actor.commune_code)
         zone = self.runtime.settings.zone
         choices = [(s.id, f"{s.receiver} — {s.starts_at.astimezone(zone):%d/%m/%Y %H:%M}"
                           + (" ↻" if s.recurrence else "")) for s in sessions]
@@ -248,8 +247,7 @@ class RegisterPages:
         if held_on is None or held_on > self._today():
             return await self.new_meeting(request, problem=t(language, "desk.register.bad_date"), status=400)
         session = form.get("session", "")
-        session_id = int(session) if isinstance(session, str) and session.isascii() and session.isdigit() \
-            and len(session) < 10 else None
+        session_id = record_id(session) if isinstance(session, str) else None
         attendance = []
         for line in _lines(form.get("attendance", "")):
             name, _, organisation = line.partition(" - ") if " - " in line else line.partition(" — ")
