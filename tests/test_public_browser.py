@@ -10,6 +10,8 @@ from tests.test_webchat_browser import PHONE, _free_port, chromium, serve_demo
 
 from selenium.webdriver.common.by import By  # noqa: E402  (after the import that skips without selenium)
 from selenium.webdriver.common.keys import Keys  # noqa: E402
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 PAGES = ("", "/schedule", "/disclosures", "/projects", "/consultations", "/announcements", "/figures")
 
@@ -23,6 +25,15 @@ def server(tmp_path_factory):
 
 def _phone(driver) -> None:
     driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
+
+
+def _follow(driver, by: str, value: str) -> None:
+    """Clicks a link and waits for the page it leads to: a click only starts the navigation, and what
+    is looked up right after could still be the old page (or none)."""
+    before = driver.find_element(By.TAG_NAME, "html")
+    WebDriverWait(driver, 10).until(EC.element_to_be_clickable((by, value))).click()
+    WebDriverWait(driver, 15).until(EC.staleness_of(before))
+    WebDriverWait(driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
 
 
 def test_every_page_on_a_phone_without_console_errors(server):
@@ -51,7 +62,7 @@ def test_keyboard_and_no_javascript(server):
         assert focused.get_attribute("class") == "skip" and focused.is_displayed()
         focused.send_keys(Keys.ENTER)
         assert driver.current_url.endswith("#main")
-        driver.find_element(By.LINK_TEXT, "English").click()
+        _follow(driver, By.LINK_TEXT, "English")
         assert driver.find_element(By.TAG_NAME, "h1").text == "Citizen reception schedule"
         links = driver.find_elements(By.CSS_SELECTOR, "a[href$='schedule.ics?lang=en']")
         assert links and links[0].is_displayed()
@@ -66,8 +77,8 @@ def test_chat_about_a_project_opens_the_web_chat_at_the_project(server):
     with chromium(log_console=True) as driver:
         _phone(driver)
         driver.get(f"{server}/c/phuong-hoan-kiem/projects")
-        driver.find_element(By.PARTIAL_LINK_TEXT, "Cải tạo vỉa hè").click()
-        driver.find_element(By.LINK_TEXT, "Trò chuyện về mục này").click()
+        _follow(driver, By.PARTIAL_LINK_TEXT, "Cải tạo vỉa hè")
+        _follow(driver, By.LINK_TEXT, "Trò chuyện về mục này")
         _wait_text(driver, "Vui lòng chọn ngôn ngữ")
         _tap(driver, "🇻🇳 Tiếng Việt")
         _wait_text(driver, "tiến độ 40%")

@@ -20,6 +20,8 @@ from tests.test_webchat_browser import _free_port, chromium, serve_demo
 pytestmark = pytest.mark.browser
 
 from selenium.webdriver.common.by import By  # noqa: E402  (after the skip in test_webchat_browser)
+from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
+from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from bot.texts import t  # noqa: E402
 
@@ -82,7 +84,9 @@ def test_a_leader_downloads_the_reports_and_reads_the_dashboard(tmp_path):
             period.clear()
             period.send_keys("2026-q3")
             driver.find_element(By.ID, "show").click()
-            driver.find_element(By.ID, "download-xlsx").click()
+            # the click starts a navigation; the links are the new page's only once it has the period
+            WebDriverWait(driver, 15).until(EC.url_contains("period=2026-q3"))
+            WebDriverWait(driver, 15).until(EC.element_to_be_clickable((By.ID, "download-xlsx"))).click()
             xlsx = _downloaded(downloads, ".xlsx")
             assert xlsx.name == f"bao-cao-don-vi-{unit}-2026-Q3.xlsx"
             driver.find_element(By.ID, "download-pdf").click()  # a second file from the same page
