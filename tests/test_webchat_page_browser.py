@@ -202,6 +202,47 @@ def test_a_reader_at_the_end_stays_there_when_the_screen_shrinks(demo, phone):
     time.sleep(0.5)
     assert phone.execute_script("return document.getElementById('log').scrollTop") == 0
 
+
+HOLD_SEND = """
+    const real = window.fetch;
+    window.fetch = function (url, options) {
+      if (String(url).includes('/api/chat/send') && !window.heldSend) {
+        window.heldSend = true;
+        return new Promise((go) => { window.releaseSend = go; }).then(() => real(url, options));
+      }
+      return real(url, options);
+    };"""
+
+
+def test_while_a_message_is_on_its_way_the_page_shows_nothing_else_can_be_sent(demo, phone):
+    """A tap while a message is being sent is not taken (the answer brings a newer menu); the page says
+    so: the live menu is dimmed and the log busy, the composer's buttons and the header's menu disabled.
+    The send is held in the page (fetch wrapped) as a slow network would hold it."""
+    server, _ = demo
+    to_menu(phone, server)
+    live = "#log .msg.bot .buttons:not(.inert) button"
+    assert float(phone.find_element(By.CSS_SELECTOR, live).value_of_css_property("opacity")) == 1
+    phone.execute_script(HOLD_SEND)
+    _type(phone, "/menu")
+    WebDriverWait(phone, 5).until(lambda d: d.execute_script("return typeof window.releaseSend === 'function'"))
+    assert phone.find_element(By.ID, "log").get_attribute("aria-busy") == "true"
+    assert all(not phone.find_element(By.ID, name).is_enabled() for name in ("menu", "attach", "send", "text"))
+    button = phone.find_element(By.CSS_SELECTOR, live)
+    assert float(button.value_of_css_property("opacity")) < 1
+    assert button.value_of_css_property("cursor") == "progress"
+    before = len(_my_messages(phone))
+    button.click()  # not taken: nothing more is sent or shown
+    time.sleep(0.3)
+    assert len(_my_messages(phone)) == before
+
+    answers = len(phone.find_elements(By.CSS_SELECTOR, "#log .msg.bot"))
+    phone.execute_script("window.releaseSend()")
+    WebDriverWait(phone, 15).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#log .msg.bot")) > answers)
+    WebDriverWait(phone, 5).until(lambda d: d.find_element(By.ID, "log").get_attribute("aria-busy") == "false")
+    assert all(phone.find_element(By.ID, name).is_enabled() for name in ("menu", "attach", "send", "text"))
+    assert float(phone.find_element(By.CSS_SELECTOR, live).value_of_css_property("opacity")) == 1
+
+
 def test_links_open_safely_and_photos_show_as_images(demo, phone, tmp_path):
     from tests.test_webchat_media import png
 

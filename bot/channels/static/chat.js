@@ -26,6 +26,8 @@
   const form = document.getElementById("composer");
   const input = document.getElementById("text");
   const sendButton = document.getElementById("send");
+  const menuButton = document.getElementById("menu");
+  const attachButton = document.getElementById("attach");
   const status = document.getElementById("status");
   const counter = document.getElementById("counter");
 
@@ -362,10 +364,15 @@
     }
   }
 
+  // While a message is on its way nothing else can be sent: the composer's controls are disabled and the
+  // live menu's buttons look it (a tap then is not taken, and the answer brings a newer menu anyway).
   function setBusy(value) {
     busy = value;
     input.disabled = value;
     sendButton.disabled = value;
+    menuButton.disabled = value;
+    attachButton.disabled = value;
+    log.setAttribute("aria-busy", value ? "true" : "false");
   }
 
   function updateComposer() {
@@ -494,11 +501,11 @@
   });
   input.addEventListener("input", () => { updateComposer(); saveDraft(); });
 
-  document.getElementById("menu").addEventListener("click", () => send({ text: "/menu" }, T("menu")));
+  menuButton.addEventListener("click", () => send({ text: "/menu" }, T("menu")));
 
   // A photo goes up as multipart; the server checks its type and size and answers like /send.
   const photoInput = document.getElementById("photo");
-  document.getElementById("attach").addEventListener("click", () => photoInput.click());
+  attachButton.addEventListener("click", () => photoInput.click());
   photoInput.addEventListener("change", async () => {
     const file = photoInput.files && photoInput.files[0];
     photoInput.value = "";
