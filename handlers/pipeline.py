@@ -20,6 +20,7 @@ from weakref import WeakKeyDictionary
 from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError, SQLAlchemyError
 
 from bot.domain.dialog import Button, Conversation, Incoming, Reply
+from bot.domain.ids import record_id
 from bot.settings import Settings
 from bot.texts import has, t
 from handlers.chat_order import late_deliveries, lock_chats
@@ -406,17 +407,6 @@ async def _on_command(ctx: FlowContext, command: str) -> None:
     else:
         ctx.say("error.unknown_command", command=command[:32])
         await _reprompt(ctx)
-
-
-MAX_RECORD_ID = 2 ** 31 - 1  # ids are 32-bit integers on PostgreSQL
-
-
-def record_id(text: str) -> int | None:
-    """An id carried by a button: ASCII digits within the databases' ids; None for anything else
-    ("²" passes ``isdigit`` and fails ``int``; 25 digits overflow the column)."""
-    if text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= MAX_RECORD_ID:
-        return int(text)
-    return None
 
 
 async def _on_button(ctx: FlowContext) -> None:

@@ -25,6 +25,7 @@ from bot.console.layout import render, render_page
 from bot.console.queries import ASSIGNED, KINDS, STATUSES, Filters, search
 from bot.console.views import item_view
 from bot.domain.deadlines import ExtensionNotAllowed, SuspensionNotAllowed
+from bot.domain.ids import record_id
 from bot.domain.workflow import Action, IllegalTransition
 from bot.officers import (
     NotAllowed, accept, actor_for, answer, assign, extend, extend_intake, forward, handled_item, resume,
@@ -190,10 +191,10 @@ class ItemPages:
             return "revealed", await reveal_identity(uow, user, item, text)
         if name == "assign":
             item = await handled_item(uow, user, item_id, policy.Permission.assign)
-            assignee = form.get("assignee", "")
-            if not (assignee.isascii() and assignee.isdigit() and len(assignee) < 10):
+            assignee = record_id(form.get("assignee", ""))
+            if assignee is None:
                 raise Refused(400, "desk.problem.assignee")
-            await assign(uow, user, item, int(assignee))
+            await assign(uow, user, item, assignee)
             return None
         try:
             action = Action(name)
@@ -226,7 +227,7 @@ class ItemPages:
                 await resume(uow, user, item, text, zone=zone)
             elif action is Action.forward:
                 target = form.get("target", "out")
-                unit_id = int(target) if target.isascii() and target.isdigit() and len(target) < 10 else None
+                unit_id = record_id(target)
                 if target != "out" and unit_id is None:
                     raise Refused(400, "desk.problem.target")
                 if len(text) < 5:
@@ -257,8 +258,7 @@ class ItemPages:
 
 
 def _item_id(request: web.Request) -> int | None:
-    text = request.match_info["id"]
-    return int(text) if text.isascii() and text.isdigit() and len(text) <= 10 and int(text) < 2 ** 31 else None
+    return record_id(request.match_info["id"])
 
 
 def _language(user) -> str:

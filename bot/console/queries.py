@@ -12,6 +12,7 @@ from datetime import date
 from sqlalchemy import and_, func, or_, select
 
 from bot import policy
+from bot.domain.ids import record_id
 from bot.domain.kinds import ItemKind
 from bot.domain.tracking import normalize_tracking_code
 from bot.domain.workflow import OPEN, ItemStatus
@@ -43,7 +44,7 @@ class Filters:
         return cls(kind=query.get("kind", "") if query.get("kind", "") in KINDS else "",
                    category=query.get("category", "")[:50],
                    status=status if status in (*STATUSES, "open", "all") else "open",
-                   unit=int(unit) if unit.isascii() and unit.isdigit() and len(unit) < 10 else None,
+                   unit=record_id(unit),
                    overdue=query.get("overdue") == "1",
                    assigned=query.get("assigned", "anyone") if query.get("assigned") in ASSIGNED else "anyone",
                    q=" ".join(query.get("q", "").split())[:100])

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.console.auth import STAFF_KEY, console_staff, csrf_valid
 from bot.console.layout import NO_STORE, render, render_page
 from bot.console.register_export import FORMATS, to_csv, to_xlsx
+from bot.domain.ids import record_id
 from bot.domain.kinds import ItemKind
 from bot.officers import NotAllowed
 from bot.organisation import NoUnit
@@ -30,7 +31,6 @@ from bot.register import (
 from bot.staff_sessions import record
 from bot.console.views import phase_label
 from bot.texts import t
-from handlers.pipeline import record_id
 from handlers.wording import in_reading_order, statutory
 from storage.models import ReceptionSession
 from storage.models_desk import ReceptionMeeting
@@ -184,12 +184,12 @@ class RegisterPages:
         tells the citizen (or writes on the receipt, Mẫu số 02/TCD)."""
         user, actor = await console_staff(self.runtime, request)
         language = _language(user)
-        entry_id = request.match_info["id"]
+        entry_id = record_id(request.match_info["id"])
         try:
             async with self.runtime.uows() as uow:
-                if not (entry_id.isascii() and entry_id.isdigit() and len(entry_id) < 10):
+                if entry_id is None:
                     raise NotAllowed(0)
-                entry, item, sees_item = await entry_for(uow, user, int(entry_id))
+                entry, item, sees_item = await entry_for(uow, user, entry_id)
                 deadlines = await uow.items.open_deadlines(item.id) if item is not None else []
         except NotAllowed:
             return self._error(request, language, 404, "desk.error.not_found")
@@ -219,7 +219,7 @@ class RegisterPages:
             co_complainants=_lines(values.get("co_complainants", ""), 60), consent_noted=values.get("consent") == "1",
             settled_by=values.get("settled_by", "").strip()[:300], within_competence=values.get("competent", "1") == "1",
             guidance=values.get("guidance", "").strip()[:2000], note=values.get("note", "").strip()[:2000],
-            meeting_id=int(meeting) if meeting.isascii() and meeting.isdigit() and len(meeting) < 10 else None,
+            meeting_id=record_id(meeting),
             address=values.get("address", "").strip()[:500])
 
     # -- meetings ------------------------------------------------------------------------------------------
@@ -247,7 +247,7 @@ class RegisterPages:
         if held_on is None or held_on > self._today():
             return await self.new_meeting(request, problem=t(language, "desk.register.bad_date"), status=400)
         session = form.get("session", "")
-        session_id = record_id(session) if isinstance(session, str) else None
+        session_id = record_id(session)
         attendance = []
         for line in _lines(form.get("attendance", "")):
             name, _, organisation = line.partition(" - ") if " - " in line else line.partition(" — ")
@@ -267,12 +267,12 @@ class RegisterPages:
     async def meeting(self, request: web.Request) -> web.StreamResponse:
         user, actor = await console_staff(self.runtime, request)
         language = _language(user)
-        meeting_id = request.match_info["id"]
+        meeting_id = record_id(request.match_info["id"])
         try:
             async with self.runtime.uows() as uow:
-                if not (meeting_id.isascii() and meeting_id.isdigit() and len(meeting_id) < 10):
+                if meeting_id is None:
                     raise NotAllowed(0)
-                meeting = await meeting_for(uow, user, int(meeting_id))
+                meeting = await meeting_for(uow, user, meeting_id)
                 entries = await meeting_entries(uow, meeting.id)
                 session = await uow.session.get(ReceptionSession, meeting.session_id) if meeting.session_id else None
         except NotAllowed:
@@ -291,12 +291,12 @@ class RegisterPages:
         form, refused = await self._posted(request, language)
         if refused is not None:
             return refused
-        meeting_id = request.match_info["id"]
+        meeting_id = record_id(request.match_info["id"])
         try:
             async with self.runtime.uows() as uow:
-                if not (meeting_id.isascii() and meeting_id.isdigit() and len(meeting_id) < 10):
+                if meeting_id is None:
                     raise NotAllowed(0)
-                meeting = await publish_minutes(uow, user, int(meeting_id))
+                meeting = await publish_minutes(uow, user, meeting_id)
                 await uow.commit()
         except NotAllowed:
             return self._error(request, language, 404, "desk.error.not_found")
@@ -305,11 +305,11 @@ class RegisterPages:
     async def public_minutes(self, request: web.Request) -> web.StreamResponse:
         """Anyone may read published minutes: the redacted text, the date and how many came."""
         language = self.runtime.settings.default_language.value
-        meeting_id = request.match_info["id"]
+        meeting_id = record_id(request.match_info["id"])
         meeting = None
-        if meeting_id.isascii() and meeting_id.isdigit() and len(meeting_id) < 10:
+        if meeting_id is not None:
             async with self.runtime.uows() as uow:
-                meeting = await uow.session.get(ReceptionMeeting, int(meeting_id))
+                meeting = await uow.session.get(ReceptionMeeting, meeting_id)
         if meeting is None or meeting.published_at is None:
             raise web.HTTPNotFound()
         body = render("minutes_public.html", language, m=meeting)

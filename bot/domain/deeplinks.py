@@ -14,9 +14,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.domain.ids import MAX_RECORD_ID
+
 PLACES = ("schedule", "disclosures", "projects", "consultations", "statistics", "submit")
 RECORDS = {"p": "project", "v": "consultation"}
-MAX_ID = 2 ** 31 - 1  # ids are 32-bit integers on PostgreSQL
 
 _CODE = re.compile(r"c([0-9]{1,6})(?:-(?:(" + "|".join(PLACES) + r")|([pv])([0-9]{1,10})))?")  # ASCII digits only
 
@@ -45,6 +46,6 @@ def decode(text: str) -> Target | None:
     commune, place, letter, number = match.groups()
     if letter is None:
         return Target(int(commune), place)
-    if int(number) > MAX_ID:
+    if int(number) > MAX_RECORD_ID:
         return None
     return Target(int(commune), RECORDS[letter], int(number))

@@ -41,7 +41,7 @@ def slug(code: int) -> str:
 
 def resolve(segment: str) -> Commune | None:
     """The commune a URL segment names, or None."""
-    if segment.isdigit() and len(segment) <= 6:
+    if segment.isascii() and segment.isdigit() and len(segment) <= 6:  # "²" is a digit int() refuses
         return commune_by_code(int(segment))
     code = _slugs()[0].get(segment.lower())
     return commune_by_code(code) if code is not None else None

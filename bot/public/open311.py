@@ -29,6 +29,7 @@ from aiohttp import web
 from sqlalchemy import func, select
 
 from bot.categories import Category
+from bot.domain.ids import record_id
 from bot.domain.kinds import ItemKind
 from bot.organisation import NoUnit
 from bot.petitions import Contact, Submission, categories_for, file_submission
@@ -155,7 +156,7 @@ class Open311:
             conditions = [Item.commune_code == commune, Item.kind.in_(PUBLIC_KINDS)]
             ids = _list(query.get("service_request_id"))
             if ids:
-                conditions.append(Item.id.in_([int(i) for i in ids if i.isdigit() and len(i) <= 12] or [0]))
+                conditions.append(Item.id.in_([i for i in map(record_id, ids) if i is not None] or [0]))
             else:
                 start, end = _date(query.get("start_date")), _date(query.get("end_date"))
                 if start is None and end is None:
@@ -180,7 +181,10 @@ class Open311:
     async def request(self, request: web.Request) -> web.Response:
         async def handle(request):
             commune = _jurisdiction(request.query.get("jurisdiction_id"), required=False)
-            conditions = [Item.id == int(request.match_info["id"]), Item.kind.in_(PUBLIC_KINDS)]
+            item_id = record_id(request.match_info["id"])
+            if item_id is None:  # past what an id can be: no such request (not an overflow on PostgreSQL)
+                raise Problem(404, "not_found")
+            conditions = [Item.id == item_id, Item.kind.in_(PUBLIC_KINDS)]
             if commune is not None:
                 conditions.append(Item.commune_code == commune)
             rows = await self._read(conditions, _language(request))

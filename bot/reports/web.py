@@ -150,7 +150,7 @@ class ReportPages:
     def _commune(text: str | None) -> int | None:
         if not text:
             return None
-        if not text.isdigit() or len(text) > 6:
+        if not (text.isascii() and text.isdigit()) or len(text) > 6:
             raise Refusal(403, "reports.bad_commune")
         return int(text)
 
