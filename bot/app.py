@@ -18,7 +18,7 @@ from bot.channels.zalo_bot import ZaloBotChannel
 from bot.metrics import Metrics, MetricsServer, database_collector
 from bot.domain.calendar import DEFAULT_CALENDAR
 from bot.settings import Settings
-from bot.web_security import WebSecurity, security_headers
+from bot.web_security import WebSecurity, refuse_nul, security_headers
 from bot.web_server import BoundedSite, connection_cap, raise_file_limit
 from handlers.pipeline import group_commit_for
 from scheduler.jobs import build_scheduler
@@ -104,7 +104,7 @@ class Runtime:
 
     def _build_web_app(self) -> web.Application:
         # Photos are the largest thing a citizen uploads; the JSON API enforces its own smaller limit.
-        app = web.Application(client_max_size=self.settings.max_photo_bytes + 64 * 1024)
+        app = web.Application(client_max_size=self.settings.max_photo_bytes + 64 * 1024, middlewares=[refuse_nul])
         app.add_routes(self.web_chat.routes())
         app.add_routes([web.get("/healthz", self._health)])
         app.add_routes(console.routes(self))

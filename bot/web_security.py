@@ -2,7 +2,7 @@
 cookies that another site cannot read, set or reuse, refusing cross-site writes, and the headers
 that keep pages from being framed or running script they did not ship.
 
-    request ──▶ origin_refusal (writes only) ──▶ handler ──▶ on_response_prepare: security headers
+    request ──▶ refuse_nul ──▶ origin_refusal (writes only) ──▶ handler ──▶ on_response_prepare: security headers
 
 Behind a reverse proxy (``TIEPDAN_TRUST_PROXY``) the scheme, host and client address come from its
 ``X-Forwarded-*`` headers; otherwise those headers are ignored, since anyone can send them. The
@@ -21,6 +21,7 @@ import time
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from multidict import MultiDict
 
 # Pages ship their script and styles as files; a data:/blob: image is the chat's own photo preview.
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
@@ -187,6 +188,28 @@ def _normal_origin(value: str) -> str:
         if parts.scheme.lower() == scheme and host.endswith(port):
             host = host[: -len(port)]
     return f"{parts.scheme.lower()}://{host}"
+
+
+def typed_fields(posted) -> MultiDict:
+    """A posted form's text fields as a person typed them: a NUL byte (pasted, or forged) is dropped,
+    since PostgreSQL refuses it in text and the whole record would be lost with it; files are left
+    to the handler that reads them."""
+    return MultiDict((name, value.replace("\x00", "")) for name, value in posted.items() if isinstance(value, str))
+
+
+@web.middleware
+async def refuse_nul(request: web.Request, handler):
+    """A NUL byte in an address or a query string (``%00``) is never a person's input, and PostgreSQL
+    refuses it in text: the request is answered 400 here, in the browser's language, before any
+    handler puts it in a query (a console filter answered 500, a media key 503 "database down")."""
+    if "\x00" in request.path or any("\x00" in key + value for key, value in request.query.items()):
+        from bot.texts import t
+
+        language = "en" if request.headers.get("Accept-Language", "").lower().startswith("en") else "vi"
+        if request.path.startswith("/api/"):  # the web chat's page shows an API's {"error": …}
+            return web.json_response({"error": t(language, "error.bad_address")}, status=400)
+        return web.Response(status=400, text=t(language, "error.bad_address"), content_type="text/plain")
+    return await handler(request)
 
 
 def security_headers(security: WebSecurity):

@@ -565,3 +565,52 @@ def test_the_web_chat_page_renders_every_text_as_text():
     # Received text goes in as text nodes (links and emoji as elements around them: chat.js richText);
     # tests/test_webchat_page_browser.py checks in Chromium that markup in a message stays text.
     assert "document.createTextNode(text.slice(" in script and "withEmoji(b.label)" in script
+
+
+async def test_a_nul_byte_in_what_a_citizen_writes_is_dropped_and_the_petition_filed(settings):
+    """JSON may carry "\\u0000" (a pasted binary, a forged client); PostgreSQL refuses it in text, and
+    the description, the contact and the message id holding one made every save fail with "try again"
+    — the petition could never be filed. Web chat and Telegram, SQLite and PostgreSQL."""
+    from storage.models import ItemContact
+    from tests.webchat import file_item
+
+    api = RecordingBotAPI()
+    tg = settings.model_copy(update={"telegram_token": "123:ABC", "telegram_per_chat_rate": 1000.0})
+    runtime = Runtime(tg, telegram_request=api, telegram_get_updates_request=api, run_scheduler=False)
+    await seed_demo(runtime.uows, tg)
+    application = runtime.telegram.application
+    await application.initialize()
+    ids, chat = itertools.count(1), 6660003
+    try:
+        async with TestClient(TestServer(runtime.web_app)) as client:
+            tab = Browser(client)
+            await reach_menu(tab)
+            receipt = await file_item(tab, "feedback", "infrastructure", "Đèn\x00 đường hỏng cả dãy ngõ 45.",
+                                      contact=("Nguyễn\x00 Thị Lan", "Số 3 Hàng Bạc", "0912\x00345678"))
+            odd_id = await client.post("/api/chat/send", json={"id": "x\x00" * 8, "text": "xin chào", "after": 0},
+                                       headers=same_origin(client))
+            assert odd_id.status < 500
+
+        async def feed(update: dict) -> None:
+            await application.process_update(Update.de_json(update, application.bot))
+            await runtime.dispatcher.drain()
+
+        for update in (text_update(next(ids), chat, "/start"), button_update(next(ids), chat, "lang:vi"),
+                       text_update(next(ids), chat, "hoan kiem"), button_update(next(ids), chat, "commune:70"),
+                       button_update(next(ids), chat, "menu:submit"), button_update(next(ids), chat, "kind:feedback"),
+                       button_update(next(ids), chat, "category:infrastructure"),
+                       text_update(next(ids), chat, "Cống\x00 thoát nước ngõ 12 bị tắc, nước tràn ra đường."),
+                       button_update(next(ids), chat, "photos:done"), button_update(next(ids), chat, "location:skip"),
+                       button_update(next(ids), chat, "consent:anonymous"), button_update(next(ids), chat, "submit:send")):
+            await feed(update)
+        items = await rows(runtime, Item)
+        contacts = await rows(runtime, ItemContact)
+    finally:
+        await application.shutdown()
+        await runtime.engine.dispose()
+    assert [i.description for i in items] == ["Đèn đường hỏng cả dãy ngõ 45.",
+                                              "Cống thoát nước ngõ 12 bị tắc, nước tràn ra đường."]
+    assert any(items[0].tracking_code in message["text"] for message in receipt)
+    assert [(c.full_name, c.phone) for c in contacts] == [("Nguyễn Thị Lan", "0912345678")]
+    told = api.sent_texts(chat)
+    assert any(items[1].tracking_code in text for text in told) and not any(t("vi", "error.temporary") in text for text in told)

@@ -415,7 +415,7 @@ class WebChat:
             return _error(language, 401, "staff.session_needed")
         try:
             before = request.query.get("before")
-            before = min(max(0, int(before)), MAX_CURSOR + 1) if before is not None else None
+            before = min(max(0, int(before)), MAX_CURSOR) if before is not None else None  # a 32-bit column
             limit = min(web_history.MAX_PAGE, max(1, int(request.query.get("limit", web_history.PAGE))))
         except ValueError:
             return _error(language, 400, "error.bad_request")

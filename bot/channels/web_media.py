@@ -11,12 +11,16 @@ Anyone else gets 404, the same as for a key that does not exist.
 
 from __future__ import annotations
 
+import re
+
 from aiohttp import web
 from sqlalchemy import String, cast, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.officers import may_see
 from storage.models import Attachment, ChannelIdentity, Item, ItemEvent
+
+MEDIA_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 class MediaAccess:
@@ -25,7 +29,7 @@ class MediaAccess:
 
     async def media(self, request: web.Request) -> web.StreamResponse:
         key = request.match_info["key"]
-        if not 1 <= len(key) <= 64:
+        if not MEDIA_KEY.fullmatch(key):  # keys are token_urlsafe: anything else is no photo of ours
             raise web.HTTPNotFound()
         expires, signature = request.query.get("exp"), request.query.get("sig")
         try:

@@ -114,7 +114,7 @@ def contact_fields(info: dict) -> dict[str, str]:
         for key in keys:
             value = holder.get(key)
             if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
-                return str(value).strip()
+                return str(value).replace("\x00", "").strip()  # PostgreSQL refuses NUL in text
         return ""
     full = info.get("full_address")
     if isinstance(full, dict):  # the newer shape: the address as an object

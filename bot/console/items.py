@@ -175,7 +175,7 @@ class ItemPages:
                     raise Refused(415, "error.photo_type")
                 form["photos"].append((data, content_type))
             elif isinstance(value, str):
-                form[name] = value
+                form[name] = value.replace("\x00", "")  # as typed_fields: PostgreSQL refuses NUL in text
         if len(form["photos"]) > MAX_ATTACHMENTS:
             raise Refused(400, "desk.problem.too_many_photos", limit=MAX_ATTACHMENTS)
         return form

@@ -31,6 +31,7 @@ from bot.register import (
 from bot.staff_sessions import record
 from bot.console.views import phase_label
 from bot.texts import t
+from bot.web_security import typed_fields
 from handlers.wording import in_reading_order, statutory
 from storage.models import ReceptionSession
 from storage.models_desk import ReceptionMeeting
@@ -89,8 +90,8 @@ class RegisterPages:
         refusal = self.security.origin_refusal(request, content_types=FORM_TYPES)
         if refusal is not None:
             return None, self._error(request, language, *refusal)
-        form = await request.post()
-        if not csrf_valid(request, form.get("csrf") if isinstance(form.get("csrf"), str) else None):
+        form = typed_fields(await request.post())
+        if not csrf_valid(request, form.get("csrf")):
             return None, self._error(request, language, 403, "desk.error.csrf")
         return form, None
 

@@ -47,6 +47,18 @@ class Incoming:
     # sender's, the Zalo OA's user_submit_info); never a number someone typed.
     verified_phone: str | None = None
 
+    def __post_init__(self) -> None:
+        # A NUL byte (JSON's "\u0000", a pasted binary) is nothing a person meant, and PostgreSQL refuses
+        # it in text: kept, it failed every save of the message with "try again" and lost the petition.
+        for name in _TEXT_FIELDS:
+            value = getattr(self, name)
+            if isinstance(value, str) and "\x00" in value:
+                object.__setattr__(self, name, value.replace("\x00", ""))
+        if any(photo.caption and "\x00" in photo.caption for photo in self.photos):
+            object.__setattr__(self, "photos", tuple(
+                Photo(photo.ref, photo.caption.replace("\x00", "") if photo.caption else photo.caption)
+                for photo in self.photos))
+
     @property
     def command(self) -> str | None:
         """``/start`` → ``"start"``; ``/start@tiepdan_bot arg`` → ``"start"``; otherwise None."""
@@ -62,6 +74,10 @@ class Incoming:
             return ""
         parts = self.text.split(maxsplit=1)
         return parts[1].strip() if len(parts) > 1 else ""
+
+
+_TEXT_FIELDS = ("chat_id", "user_id", "update_key", "text", "button", "unsupported", "display_name",
+                "platform_language", "verified_phone")
 
 
 @dataclass(frozen=True)

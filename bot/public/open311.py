@@ -240,7 +240,9 @@ class Open311:
                 raise Problem(400, "too_large") from None
             if body is None:
                 raise Problem(413, "too_large")
-            form = {key: values[-1] for key, values in parse_qs(body.decode("utf-8", "replace")).items()}
+            # NUL bytes dropped, as from every other form (bot.web_security.typed_fields): PostgreSQL refuses them.
+            form = {key: values[-1].replace("\x00", "")
+                    for key, values in parse_qs(body.decode("utf-8", "replace")).items()}
             form.update({k: v for k, v in request.query.items() if k not in form})
             key = await self._key(form.get("api_key", ""))
             commune = _jurisdiction(form.get("jurisdiction_id"), required=False) or key.commune_code

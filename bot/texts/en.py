@@ -41,6 +41,7 @@ TEXTS = {
     "error.internal": "Sorry, something went wrong with that message. Nothing was lost; please try again or go back to the menu.",
     "error.request_too_large": "That message is too large to send. Please send something shorter.",
     "error.bad_request": "That message could not be read. Please reload the page and try again.",
+    "error.bad_address": "The page address holds a character that is not allowed. Please open the page from its official link.",
     "error.too_slow": "The connection was too slow and the message did not arrive whole. Please send it again.",
     "error.too_many_tabs": "Too many chat windows are open at once. Please close some and reload the page.",
     "error.photo_not_now": "No photo is needed right now. Photos can be sent with a report or when more information is asked for; this one was not kept.",

@@ -40,6 +40,7 @@ TEXTS = {
     "error.internal": "Xin lỗi, đã có lỗi khi xử lý tin nhắn này. Dữ liệu của bạn không bị mất; hãy thử lại hoặc về menu chính.",
     "error.request_too_large": "Tin nhắn quá lớn, không gửi được. Hãy gửi ngắn hơn.",
     "error.bad_request": "Tin nhắn không hợp lệ. Hãy tải lại trang rồi thử lại.",
+    "error.bad_address": "Địa chỉ trang có ký tự không hợp lệ. Hãy mở lại trang từ đường dẫn chính thức.",
     "error.too_slow": "Mạng chậm quá nên tin nhắn chưa tới đủ. Hãy thử gửi lại.",
     "error.too_many_tabs": "Bạn đang mở quá nhiều cửa sổ trò chuyện cùng lúc. Hãy đóng bớt rồi tải lại trang.",
     "error.photo_not_now": "Bây giờ chưa cần ảnh. Ảnh chỉ gửi được khi gửi phản ánh hoặc khi được đề nghị bổ sung; ảnh này chưa được lưu.",
