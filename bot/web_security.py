@@ -23,6 +23,9 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from multidict import MultiDict
 
+from bot.domain.typed import without_nul
+from bot.texts import t
+
 # Pages ship their script and styles as files; a data:/blob: image is the chat's own photo preview.
 CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
                            "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
@@ -190,22 +193,25 @@ def _normal_origin(value: str) -> str:
     return f"{parts.scheme.lower()}://{host}"
 
 
+def browser_language(request: web.Request) -> str:
+    """The language of a visitor not known yet: English when the browser asks for it first."""
+    return "en" if request.headers.get("Accept-Language", "").lower().startswith("en") else "vi"
+
+
 def typed_fields(posted) -> MultiDict:
-    """A posted form's text fields as a person typed them: a NUL byte (pasted, or forged) is dropped,
-    since PostgreSQL refuses it in text and the whole record would be lost with it; files are left
-    to the handler that reads them."""
-    return MultiDict((name, value.replace("\x00", "")) for name, value in posted.items() if isinstance(value, str))
+    """A posted form's text fields as a person typed them, without NUL bytes (bot/domain/typed.py);
+    files are left to the handler that reads them."""
+    return MultiDict((name, without_nul(value)) for name, value in posted.items() if isinstance(value, str))
 
 
 @web.middleware
 async def refuse_nul(request: web.Request, handler):
-    """A NUL byte in an address or a query string (``%00``) is never a person's input, and PostgreSQL
-    refuses it in text: the request is answered 400 here, in the browser's language, before any
-    handler puts it in a query (a console filter answered 500, a media key 503 "database down")."""
-    if "\x00" in request.path or any("\x00" in key + value for key, value in request.query.items()):
-        from bot.texts import t
-
-        language = "en" if request.headers.get("Accept-Language", "").lower().startswith("en") else "vi"
+    """A NUL byte in an address or a query string is never a person's input, and PostgreSQL refuses it
+    in text: the request is answered 400 here, in the browser's language, before any handler puts it in
+    a query (a console filter answered 500, a media key 503 "database down"). A NUL can only arrive
+    percent-encoded, so the raw address is searched, without parsing the query of every request."""
+    if "%00" in request.raw_path:
+        language = browser_language(request)
         if request.path.startswith("/api/"):  # the web chat's page shows an API's {"error": …}
             return web.json_response({"error": t(language, "error.bad_address")}, status=400)
         return web.Response(status=400, text=t(language, "error.bad_address"), content_type="text/plain")

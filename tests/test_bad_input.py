@@ -12,6 +12,7 @@ is in tests/test_fuzz.py.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import time
 from pathlib import Path
@@ -515,21 +516,33 @@ async def test_an_unknown_command_at_every_step_is_answered_and_the_step_shown_a
 MARKUP = '<script>alert("x")</script><b>đậm</b> *in đậm* _nghiêng_ [bấm](http://evil.example) &amp; `mã`'
 
 
-async def test_markup_typed_by_a_citizen_reaches_an_officer_on_telegram_as_plain_text(settings):
+@contextlib.asynccontextmanager
+async def telegram_and_web(settings):
+    """The demo ward served on Telegram (a recording fake of the Bot API) and the web chat: (runtime,
+    the fake, feed(update) — one update processed and its answers sent)."""
     api = RecordingBotAPI()
     tg = settings.model_copy(update={"telegram_token": "123:ABC", "telegram_per_chat_rate": 1000.0})
     runtime = Runtime(tg, telegram_request=api, telegram_get_updates_request=api, run_scheduler=False)
     await seed_demo(runtime.uows, tg)
     application = runtime.telegram.application
     await application.initialize()
-    ids, officer_chat = itertools.count(1), 6660002
-    [office] = await rows(runtime, Unit, Unit.name == OFFICE)
-    code = await create_invite(runtime.uows, office.id, "officer")
-    try:
-        async def feed(update: dict) -> None:
-            await application.process_update(Update.de_json(update, application.bot))
-            await runtime.dispatcher.drain()
 
+    async def feed(update: dict) -> None:
+        await application.process_update(Update.de_json(update, application.bot))
+        await runtime.dispatcher.drain()
+
+    try:
+        yield runtime, api, feed
+    finally:
+        await application.shutdown()
+        await runtime.engine.dispose()
+
+
+async def test_markup_typed_by_a_citizen_reaches_an_officer_on_telegram_as_plain_text(settings):
+    ids, officer_chat = itertools.count(1), 6660002
+    async with telegram_and_web(settings) as (runtime, api, feed):
+        [office] = await rows(runtime, Unit, Unit.name == OFFICE)
+        code = await create_invite(runtime.uows, office.id, "officer")
         await feed(text_update(next(ids), officer_chat, "/start"))
         await feed(button_update(next(ids), officer_chat, "lang:vi"))
         await feed(text_update(next(ids), officer_chat, "hoan kiem"))
@@ -550,9 +563,6 @@ async def test_markup_typed_by_a_citizen_reaches_an_officer_on_telegram_as_plain
             await tab.send(button="submit:send")
         [item] = await rows(runtime, Item)
         await feed(button_update(next(ids), officer_chat, f"g:oi:{item.id}"))
-    finally:
-        await application.shutdown()
-        await runtime.engine.dispose()
     view = api.sent(officer_chat)[-1]
     assert "Karaoke ồn ào " + MARKUP in view["text"] and "Lan " + MARKUP[:150] in view["text"]
     assert all("parse_mode" not in params and "entities" not in params for params in api.sent())
@@ -574,14 +584,8 @@ async def test_a_nul_byte_in_what_a_citizen_writes_is_dropped_and_the_petition_f
     from storage.models import ItemContact
     from tests.webchat import file_item
 
-    api = RecordingBotAPI()
-    tg = settings.model_copy(update={"telegram_token": "123:ABC", "telegram_per_chat_rate": 1000.0})
-    runtime = Runtime(tg, telegram_request=api, telegram_get_updates_request=api, run_scheduler=False)
-    await seed_demo(runtime.uows, tg)
-    application = runtime.telegram.application
-    await application.initialize()
     ids, chat = itertools.count(1), 6660003
-    try:
+    async with telegram_and_web(settings) as (runtime, api, feed):
         async with TestClient(TestServer(runtime.web_app)) as client:
             tab = Browser(client)
             await reach_menu(tab)
@@ -590,11 +594,6 @@ async def test_a_nul_byte_in_what_a_citizen_writes_is_dropped_and_the_petition_f
             odd_id = await client.post("/api/chat/send", json={"id": "x\x00" * 8, "text": "xin chào", "after": 0},
                                        headers=same_origin(client))
             assert odd_id.status < 500
-
-        async def feed(update: dict) -> None:
-            await application.process_update(Update.de_json(update, application.bot))
-            await runtime.dispatcher.drain()
-
         for update in (text_update(next(ids), chat, "/start"), button_update(next(ids), chat, "lang:vi"),
                        text_update(next(ids), chat, "hoan kiem"), button_update(next(ids), chat, "commune:70"),
                        button_update(next(ids), chat, "menu:submit"), button_update(next(ids), chat, "kind:feedback"),
@@ -605,9 +604,6 @@ async def test_a_nul_byte_in_what_a_citizen_writes_is_dropped_and_the_petition_f
             await feed(update)
         items = await rows(runtime, Item)
         contacts = await rows(runtime, ItemContact)
-    finally:
-        await application.shutdown()
-        await runtime.engine.dispose()
     assert [i.description for i in items] == ["Đèn đường hỏng cả dãy ngõ 45.",
                                               "Cống thoát nước ngõ 12 bị tắc, nước tràn ra đường."]
     assert any(items[0].tracking_code in message["text"] for message in receipt)

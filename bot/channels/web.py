@@ -43,7 +43,7 @@ from bot.domain.dialog import Incoming, Location, Photo
 from bot.officers import is_staff
 from bot.staff_sessions import SessionPolicy, current_session, end_session, open_session, redeemed_since
 from bot.texts import LANGUAGES, t
-from bot.web_security import JSON, MULTIPART
+from bot.web_security import JSON, MULTIPART, browser_language
 from bot.web_server import BodyTooSlow, read_body
 from handlers.flood import FloodGate, Verdict, turned_away
 from handlers.pipeline import handle_incoming
@@ -75,10 +75,6 @@ def image_type(data: bytes) -> str | None:
         if data.startswith(signature) and (content_type != "image/webp" or data[8:12] == b"WEBP"):
             return content_type
     return None
-
-
-def _browser_language(request: web.Request) -> str:
-    return "en" if request.headers.get("Accept-Language", "").lower().startswith("en") else "vi"
 
 
 def _error(language: str, status: int, key: str, **values) -> web.Response:
@@ -209,19 +205,19 @@ class WebChat:
     async def send(self, request: web.Request) -> web.StreamResponse:
         refusal = self.security.origin_refusal(request, content_types=(JSON,))
         if refusal is not None:  # and no cookie is issued: another site cannot reset a citizen's chat
-            return _error(_browser_language(request), *refusal)
+            return _error(browser_language(request), *refusal)
         if self._over_address_limit(request):
-            return _error(_browser_language(request), 429, "flood.slow_down")
+            return _error(browser_language(request), 429, "flood.slow_down")
         try:
             raw = await read_body(request, MAX_BODY, self.runtime.settings.body_timeout_seconds)
         except BodyTooSlow:
-            return _error(_browser_language(request), 408, "error.too_slow")
+            return _error(browser_language(request), 408, "error.too_slow")
         try:
             visitor = await self.visitor(request)
         except (SQLAlchemyError, OSError):
             log.warning("web chat: database unavailable")
-            return _error(_browser_language(request), 503, "error.temporary")
-        language = visitor.language or _browser_language(request)
+            return _error(browser_language(request), 503, "error.temporary")
+        language = visitor.language or browser_language(request)
         if raw is None:
             return _error(language, 413, "error.request_too_large")
         try:
@@ -258,7 +254,7 @@ class WebChat:
             return _error(language, 400, "error.bad_request")
         except (SQLAlchemyError, OSError):
             log.warning("web chat: database unavailable")
-            return _error(_browser_language(request), 503, "error.temporary")
+            return _error(browser_language(request), 503, "error.temporary")
         finally:
             web_history.pressed_labels.pop(incoming.update_key, None)
         return response
@@ -293,25 +289,25 @@ class WebChat:
     async def logout(self, request: web.Request) -> web.StreamResponse:
         refusal = self.security.origin_refusal(request, content_types=(JSON,))
         if refusal is not None:
-            return _error(_browser_language(request), *refusal)
+            return _error(browser_language(request), *refusal)
         try:
             visitor = await self.visitor(request)
         except (SQLAlchemyError, OSError):
-            return _error(_browser_language(request), 503, "error.temporary")
-        return await self._logout(request, visitor.language or _browser_language(request), visitor, 0)
+            return _error(browser_language(request), 503, "error.temporary")
+        return await self._logout(request, visitor.language or browser_language(request), visitor, 0)
 
     async def photo(self, request: web.Request) -> web.StreamResponse:
         refusal = self.security.origin_refusal(request, content_types=(MULTIPART,))
         if refusal is not None:
-            return _error(_browser_language(request), *refusal)
+            return _error(browser_language(request), *refusal)
         if self._over_address_limit(request):
-            return _error(_browser_language(request), 429, "flood.slow_down")
+            return _error(browser_language(request), 429, "flood.slow_down")
         limit = self.runtime.settings.max_photo_bytes
         try:
             visitor = await self.visitor(request)
         except (SQLAlchemyError, OSError):
-            return _error(_browser_language(request), 503, "error.temporary")
-        language = visitor.language or _browser_language(request)
+            return _error(browser_language(request), 503, "error.temporary")
+        language = visitor.language or browser_language(request)
         if visitor.staff_without_session:
             return _error(language, 401, "staff.session_needed")
         chat_id = visitor.chat_id
@@ -366,12 +362,12 @@ class WebChat:
             async with self._poll_reads:
                 visitor = await self.visitor(request, create=False)
         except (SQLAlchemyError, OSError):
-            return _error(_browser_language(request), 503, "error.temporary")
+            return _error(browser_language(request), 503, "error.temporary")
         if visitor is None:
             # A new browser has no history yet; give it its identity so its next poll can wait.
             fresh = Visitor(secrets.token_urlsafe(18), new=True)
             return self._with_cookie(web.json_response({"messages": [], "cursor": 0}), request, fresh)
-        language = visitor.language or _browser_language(request)
+        language = visitor.language or browser_language(request)
         if visitor.staff_without_session:
             return _error(language, 401, "staff.session_needed")
         chat_id = visitor.chat_id
@@ -396,7 +392,7 @@ class WebChat:
                         break
                     await self.hub.wait(delivered, remaining)  # set by a delivery (web_wakeup.py)
         except (SQLAlchemyError, OSError):
-            return _error(_browser_language(request), 503, "error.temporary")
+            return _error(browser_language(request), 503, "error.temporary")
         return self._page_of(rows, after, None)  # its language may have changed during the wait
 
     async def history(self, request: web.Request) -> web.StreamResponse:
@@ -405,12 +401,12 @@ class WebChat:
         try:
             visitor = await self.visitor(request, create=False)
         except (SQLAlchemyError, OSError):
-            return _error(_browser_language(request), 503, "error.temporary")
+            return _error(browser_language(request), 503, "error.temporary")
         if visitor is None:
             fresh = Visitor(secrets.token_urlsafe(18), new=True)
             return self._with_cookie(web.json_response({"messages": [], "more": False, "cursor": 0,
                                                         "lang": self._shown_in(fresh)}), request, fresh)
-        language = visitor.language or _browser_language(request)
+        language = visitor.language or browser_language(request)
         if visitor.staff_without_session:
             return _error(language, 401, "staff.session_needed")
         try:

@@ -12,6 +12,7 @@ import hashlib
 from datetime import datetime, timezone
 
 from bot.domain.dialog import Incoming, Location, Photo
+from bot.domain.typed import without_nul
 
 CHANNEL = "zalo"
 BUTTON_PREFIX = "#b:"
@@ -114,7 +115,7 @@ def contact_fields(info: dict) -> dict[str, str]:
         for key in keys:
             value = holder.get(key)
             if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value).strip():
-                return str(value).replace("\x00", "").strip()  # PostgreSQL refuses NUL in text
+                return without_nul(str(value)).strip()
         return ""
     full = info.get("full_address")
     if isinstance(full, dict):  # the newer shape: the address as an object

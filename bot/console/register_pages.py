@@ -162,7 +162,7 @@ class RegisterPages:
         form, refused = await self._posted(request, language)
         if refused is not None:
             return refused
-        values = {k: v for k, v in form.items() if isinstance(v, str) and k != "csrf"}
+        values = {k: v for k, v in form.items() if k != "csrf"}
         try:
             visit = self._visit(values)
             async with self.runtime.uows() as uow:
@@ -210,7 +210,6 @@ class RegisterPages:
         received_on = _day(values.get("received_on"))
         if received_on is None:
             raise Invalid("desk.register.bad_date")
-        meeting = values.get("meeting", "")
         return Visit(
             form=values.get("form", ""), received_on=received_on, kind=kind, category=values.get("category", "")[:50],
             summary=values.get("summary", "").strip()[:5000], person_name=" ".join(values.get("person_name", "").split())[:200],
@@ -220,7 +219,7 @@ class RegisterPages:
             co_complainants=_lines(values.get("co_complainants", ""), 60), consent_noted=values.get("consent") == "1",
             settled_by=values.get("settled_by", "").strip()[:300], within_competence=values.get("competent", "1") == "1",
             guidance=values.get("guidance", "").strip()[:2000], note=values.get("note", "").strip()[:2000],
-            meeting_id=record_id(meeting),
+            meeting_id=record_id(values.get("meeting")),
             address=values.get("address", "").strip()[:500])
 
     # -- meetings ------------------------------------------------------------------------------------------
@@ -244,11 +243,10 @@ class RegisterPages:
         form, refused = await self._posted(request, language)
         if refused is not None:
             return refused
-        held_on = _day(form.get("held_on") if isinstance(form.get("held_on"), str) else None)
+        held_on = _day(form.get("held_on"))
         if held_on is None or held_on > self._today():
             return await self.new_meeting(request, problem=t(language, "desk.register.bad_date"), status=400)
-        session = form.get("session", "")
-        session_id = record_id(session)
+        session_id = record_id(form.get("session"))
         attendance = []
         for line in _lines(form.get("attendance", "")):
             name, _, organisation = line.partition(" - ") if " - " in line else line.partition(" — ")

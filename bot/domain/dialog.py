@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.domain.typed import NUL, without_nul
+
 
 @dataclass(frozen=True)
 class Location:
@@ -48,16 +50,14 @@ class Incoming:
     verified_phone: str | None = None
 
     def __post_init__(self) -> None:
-        # A NUL byte (JSON's "\u0000", a pasted binary) is nothing a person meant, and PostgreSQL refuses
-        # it in text: kept, it failed every save of the message with "try again" and lost the petition.
+        # Whatever the channel, what a person sent is stored without NUL bytes (bot/domain/typed.py).
         for name in _TEXT_FIELDS:
             value = getattr(self, name)
-            if isinstance(value, str) and "\x00" in value:
-                object.__setattr__(self, name, value.replace("\x00", ""))
-        if any(photo.caption and "\x00" in photo.caption for photo in self.photos):
-            object.__setattr__(self, "photos", tuple(
-                Photo(photo.ref, photo.caption.replace("\x00", "") if photo.caption else photo.caption)
-                for photo in self.photos))
+            if isinstance(value, str) and NUL in value:
+                object.__setattr__(self, name, without_nul(value))
+        if any(photo.caption and NUL in photo.caption for photo in self.photos):
+            object.__setattr__(self, "photos", tuple(Photo(photo.ref, photo.caption and without_nul(photo.caption))
+                                                     for photo in self.photos))
 
     @property
     def command(self) -> str | None:

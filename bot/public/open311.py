@@ -31,6 +31,7 @@ from sqlalchemy import func, select
 from bot.categories import Category
 from bot.domain.ids import record_id
 from bot.domain.kinds import ItemKind
+from bot.domain.typed import without_nul
 from bot.organisation import NoUnit
 from bot.petitions import Contact, Submission, categories_for, file_submission
 from bot.public.communes import resolve
@@ -240,8 +241,7 @@ class Open311:
                 raise Problem(400, "too_large") from None
             if body is None:
                 raise Problem(413, "too_large")
-            # NUL bytes dropped, as from every other form (bot.web_security.typed_fields): PostgreSQL refuses them.
-            form = {key: values[-1].replace("\x00", "")
+            form = {key: without_nul(values[-1])  # as from every other form (bot/domain/typed.py)
                     for key, values in parse_qs(body.decode("utf-8", "replace")).items()}
             form.update({k: v for k, v in request.query.items() if k not in form})
             key = await self._key(form.get("api_key", ""))
