@@ -128,3 +128,27 @@ async def test_console_forms_with_a_nul_byte(runtime, clients, citizen):
         notes = list((await uow.session.execute(
             select(ItemEvent.note).where(ItemEvent.item_id == chat_item.id, ItemEvent.note.is_not(None)))).scalars())
     assert "Xin bổ sung ảnh chụp đèn hỏng." in notes
+
+
+async def test_a_text_field_named_photos_is_no_photo(runtime, clients, citizen):
+    """The answer form's photos are files; a forged form sending ``photos`` as text was read as the
+    photo list and answered 500. The answer is given, without photos."""
+    from sqlalchemy import select
+
+    from storage.models import Item, ItemEvent
+    from tests.test_console import csrf_of, logged_in
+    from tests.webchat import file_item, same_origin
+
+    await file_item(citizen, "feedback", "infrastructure", "Đèn đường hỏng cả dãy ngõ 45 phố Hàng Bạc từ tuần trước.")
+    async with runtime.uows() as uow:
+        item = (await uow.session.execute(select(Item))).scalar_one()
+    browser = await logged_in(runtime, clients)
+    for fields in ({"action": "accept"}, {"action": "answer", "text": "Đã thay bóng đèn cả dãy.", "photos": "ab"}):
+        page = await (await browser.get(f"/console/items/{item.id}")).text()
+        done = await browser.post(f"/console/items/{item.id}", headers=same_origin(browser), allow_redirects=False,
+                                  data={"csrf": csrf_of(page), **fields})
+        assert done.status == 303, (fields, done.status)
+    async with runtime.uows() as uow:
+        answered = (await uow.session.execute(select(ItemEvent).where(
+            ItemEvent.item_id == item.id, ItemEvent.note == "Đã thay bóng đèn cả dãy."))).scalar_one()
+    assert not (answered.data or {}).get("attachments")

@@ -34,6 +34,7 @@ from bot.officers import (
 from bot.petitions import categories_for, move
 from bot.staff_sessions import record
 from bot.texts import has, t
+from bot.web_security import typed_fields
 from handlers.officer import MAX_ATTACHMENTS, NEEDS_TEXT, OFFICER_ACTIONS, _permission as permission_for
 from storage.models import Attachment
 
@@ -162,9 +163,10 @@ class ItemPages:
             raise Refused(408, "error.too_slow") from None
         except (ValueError, web.HTTPRequestEntityTooLarge):
             raise Refused(413, "error.photo_too_large", limit=limit // (1024 * 1024)) from None
-        form: dict = {"photos": []}
-        for name, value in posted.items():
-            if name == "photos" and hasattr(value, "file"):
+        form: dict = dict(typed_fields(posted).items())  # the last of a field sent twice, as before
+        form["photos"] = []  # only files: a text field of that name is no photo
+        for value in posted.getall("photos", ()):
+            if hasattr(value, "file"):
                 data = value.file.read(limit + 1)
                 if not data:
                     continue  # an empty file input
@@ -174,8 +176,6 @@ class ItemPages:
                 if content_type is None:
                     raise Refused(415, "error.photo_type")
                 form["photos"].append((data, content_type))
-            elif isinstance(value, str):
-                form[name] = value.replace("\x00", "")  # as typed_fields: PostgreSQL refuses NUL in text
         if len(form["photos"]) > MAX_ATTACHMENTS:
             raise Refused(400, "desk.problem.too_many_photos", limit=MAX_ATTACHMENTS)
         return form
