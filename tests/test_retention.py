@@ -4,6 +4,8 @@ anonymous chats and cancelled uploads leave behind is purged on schedule, never 
 
 from __future__ import annotations
 
+import math
+import time
 import uuid
 from datetime import timedelta
 
@@ -35,6 +37,7 @@ async def test_one_address_dropping_its_cookie_is_still_limited(settings):
     try:
         async with TestClient(TestServer(runtime.web_app)) as client:
             statuses = []
+            started = time.monotonic()
             for n in range(60):
                 client.session.cookie_jar.clear()
                 response = await client.post("/api/chat/send", json={"id": f"drop-{n}", "text": "/start"})
@@ -42,7 +45,10 @@ async def test_one_address_dropping_its_cookie_is_still_limited(settings):
             assert statuses[:30] == [200] * 30 and statuses.count(429) >= 25
             refused = await client.post("/api/chat/send", json={"id": "drop-x", "text": "/start"})
             assert (await refused.json())["error"] == t("vi", "flood.slow_down")
-        assert (await stored_counts(runtime.uows))["identities"] <= 32
+            # The address's bucket refills at 1 a second: on a loaded machine the 61 requests take seconds,
+            # and each second lets one more through (CI once saw 33 after a slow loop).
+            refilled = math.ceil((time.monotonic() - started) * limited.flood_address_rate)
+        assert (await stored_counts(runtime.uows))["identities"] <= 32 + refilled
     finally:
         await runtime.stop()
 
